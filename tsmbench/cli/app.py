@@ -12,7 +12,10 @@ from tsmbench.cli.common import cli_errors, report_error
 
 #: Command modules under tsmbench.cli; each defines `register(app: typer.Typer) -> None`.
 COMMAND_MODULES: list[str] = [
+    "flops",
+    "results", "report", "gate",
     "eval",
+    "zoo",
 ]
 
 
