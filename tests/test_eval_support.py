@@ -117,3 +117,52 @@ def test_colour_model_knows_its_palette():
 def test_expected_accuracy_of_the_plan():
     assert expected_top(k=1) == pytest.approx(60.0)
     assert 60.0 < expected_top(k=5) < 100.0  # the far-wrong label is outside the top 5
+
+
+def colour_checkpoint(path: Path, *, arch: str = "tsn_resnet_tiny", num_segments: int = 4) -> Path:
+    """A real tsmbench model whose weights compute ColourModel's rule: the stem and the downsample
+    convs pass RGB through on channels 0-2, residual branches are zero, and the classifier scores
+    2 c.p - |p|^2 (= -|c - p|^2 up to a constant). Needs inputs normalised with mean 0, std 1."""
+    import tsmbench
+    from tsmbench.models.checkpoints import model_metadata, save_safetensors
+
+    m = tsmbench.create_model(arch, num_classes=len(PALETTE), num_segments=num_segments)
+    sd = {k: torch.zeros_like(v) for k, v in m.state_dict().items()}
+    for k, v in sd.items():
+        if k.endswith("running_var"):
+            v.fill_(1.0)
+        elif k.endswith(".weight") and v.dim() == 1 and "fc" not in k:  # BN scale
+            v.fill_(1.0)
+    for c in range(3):
+        stem = sd["backbone.conv1.weight"]
+        stem[c, c, stem.shape[2] // 2, stem.shape[3] // 2] = 1.0
+        for k, v in sd.items():
+            if k.endswith("downsample.0.weight"):
+                v[c, c, 0, 0] = 1.0
+    for k in [k for k in sd if k.endswith("bn2.weight")]:
+        sd[k].zero_()  # residual branch: exactly zero
+    p = torch.tensor(PALETTE)
+    sd["fc.weight"][:, :3] = 2 * p
+    sd["fc.bias"][:] = -(p**2).sum(-1)
+    m.load_state_dict(sd)
+    return save_safetensors(m.state_dict(), path, metadata=model_metadata(m))
+
+
+def write_card(path: Path, **extra) -> Path:
+    import yaml
+
+    doc = {"name": "colours", "num_classes": len(PALETTE), "annotation": "auto",
+           "classes": ["red", "green", "blue", "yellow", "cyan", "magenta"],
+           "input": {"size": 32, "resize": 36, "mean": [0, 0, 0], "std": [1, 1, 1], "scale": 1.0}}
+    doc.update(extra)
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_colour_checkpoint_predicts_the_nearest_colour(tmp_path):
+    import tsmbench
+
+    ck = colour_checkpoint(tmp_path / "colours.safetensors")
+    m = tsmbench.create_model("tsn_resnet_tiny", weights=ck, num_segments=4)
+    clips = torch.stack([(torch.tensor(solid_frames(c, 4, size=32), dtype=torch.float32) / 255).permute(0, 3, 1, 2) for c in PALETTE])
+    assert m(clips).argmax(1).tolist() == list(range(len(PALETTE)))

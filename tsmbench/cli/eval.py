@@ -48,6 +48,8 @@ def _load_samples(card: Any, root: Path | None, list_file: Path | None, fmt: str
     if not list_file.exists():
         raise DatasetError(f"annotation file not found: {list_file}")
     labels = Path(root) / card.labels_file if (root is not None and card.labels_file) else None
+    if labels is not None and not labels.exists():
+        labels = None  # read_annotations then looks for labels.json beside the list
     samples = read_annotations(
         list_file, format=fmt if fmt != "auto" else card.annotation, classes=card.classes, labels_file=labels,
         video_ext=card.video_ext,
