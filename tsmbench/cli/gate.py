@@ -73,7 +73,13 @@ def _print(result, console) -> None:
         for row in rows:
             style = "red" if row[0] == gate.FAIL else ("dim" if row[0] == gate.SKIP else None)
             table.add_row(*row, style=style)
-        console.print(table)
+        # CI logs are not terminals (rich would assume 80 columns); give the table room.
+        console.print(table, width=max(console.width, 160))
+    for c in result.failures:
+        console.print(
+            f"FAIL {c.kind} {c.model} [{c.setting}] {c.metric}: {c.baseline} -> {c.current}: {c.reason}",
+            markup=False, soft_wrap=True,
+        )
     for label in result.missing_in_current:
         console.print(f"not measured now: {label}", markup=False)
     n_fail = len(result.failures)
