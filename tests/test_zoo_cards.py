@@ -14,7 +14,7 @@ from tsmbench.cli.app import app
 from tsmbench.errors import ModelNotFoundError
 from tsmbench.hub import list_cards, load_card
 from tsmbench.hub.cards import CHECKPOINT_FORMATS, CardError, read_card_file
-from tsmbench.paths import zoo_dir
+from tsmbench.paths import datasets_dir, zoo_dir
 
 runner = CliRunner()
 
@@ -34,7 +34,9 @@ def test_bundled_cards_parse_and_cover_the_releases() -> None:
     for c in cards:
         assert c.arch in known, c.id
         assert c.checkpoint_format in CHECKPOINT_FORMATS
-        assert c.dataset in {"kinetics400", "sthv1", "sthv2", "jester"}
+        assert (datasets_dir() / f"{c.dataset}.yaml").is_file(), f"{c.id}: no dataset card {c.dataset}"
+        if isinstance(c.classes, str):
+            assert (datasets_dir() / f"{c.classes}.classes.txt").is_file(), c.id
         assert c.sources
     required = {
         "tsn_r50.k400_8f_mit", "tsm_r50.k400_8f_mit", "tsm_r50.k400_16f_mit", "tsm_r50.k400_8f_dense_mit",
