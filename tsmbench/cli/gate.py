@@ -74,7 +74,10 @@ def _print(result, console) -> None:
             style = "red" if row[0] == gate.FAIL else ("dim" if row[0] == gate.SKIP else None)
             table.add_row(*row, style=style)
         # CI logs are not terminals (rich would assume 80 columns); give the table room.
-        console.print(table, width=max(console.width, 160))
+        from rich.console import Console
+
+        wide = Console(stderr=console.stderr, width=max(console.width, 160), highlight=False)
+        wide.print(table)
     for c in result.failures:
         console.print(
             f"FAIL {c.kind} {c.model} [{c.setting}] {c.metric}: {c.baseline} -> {c.current}: {c.reason}",
