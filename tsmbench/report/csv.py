@@ -53,8 +53,12 @@ def records_frame(records: list[dict[str, Any]]):
 
 def render_csv(records: list[dict[str, Any]]) -> str:
     """CSV text, safe to open in a spreadsheet (formula-like strings are quoted with a ')."""
+    import pandas as pd
+
     frame = records_frame(records)
-    frame = frame.apply(lambda col: col.map(_defuse) if col.dtype == object else col)
+    for name in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[name]):
+            frame[name] = frame[name].map(_defuse)
     # Integers stay integers (8, not 8.0) even in columns with missing values.
     for name in frame.columns:
         col = frame[name]

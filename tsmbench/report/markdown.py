@@ -84,5 +84,7 @@ def render_markdown(data: ReportData, *, title: str = "tsmbench report") -> str:
         ))
     commands = [p.command for p in data.provenance if p.command]
     if commands:
-        out += ["", "<details><summary>Commands to reproduce</summary>", "", code_block("\n".join(commands)), "", "</details>"]
+        # An HTML block with escaped text: nothing in a command can become markup, in any renderer.
+        body = "\n".join(html.escape(c.replace("\r", " ").replace("\n", " "), quote=False) for c in commands)
+        out += ["", "<details><summary>Commands to reproduce</summary>", f"<pre><code>{body}</code></pre>", "</details>"]
     return "\n".join(out) + "\n"
