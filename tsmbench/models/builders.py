@@ -66,20 +66,17 @@ def _i3d(*, num_classes: int, num_segments: int, dropout: float = 0.5, **options
     return I3D(num_classes=num_classes, num_segments=num_segments, dropout=dropout)
 
 
-_MMA = "MMAction2 model zoo (fvcore, 1 multiply-add = 1 FLOP)"
-for _name, _trunk, _shift, _desc, _flops, _params, _src in [
-    ("tsm_r50", resnet50, True, "TSM on ResNet-50 (residual shift, 1/8 each way)", 32.88e9, 24.33e6, _MMA),
-    ("tsn_r50", resnet50, False, "TSN on ResNet-50 (no shift: the same FLOPs and params as TSM)", 32.88e9, 24.33e6, _MMA),
-    ("tsm_r101", resnet101, True, "TSM on ResNet-101 (every second block shifted)", None, None, ""),
-    ("tsn_r101", resnet101, False, "TSN on ResNet-101", None, None, ""),
-    ("tsm_mobilenetv2", mobilenetv2, True, "TSM on MobileNetV2 (10 shifted inverted-residual blocks)", None, 2.736e6, _MMA),
-    ("tsn_mobilenetv2", mobilenetv2, False, "TSN on MobileNetV2", None, 2.736e6, _MMA),
-    ("tsm_resnet_tiny", resnet_tiny, True, "TSM on a narrow ResNet-10 (widths 16-128) for CPU training and tests", None, None, ""),
-    ("tsn_resnet_tiny", resnet_tiny, False, "TSN on the same narrow ResNet-10", None, None, ""),
+for _name, _trunk, _shift, _desc in [
+    ("tsm_r50", resnet50, True, "TSM on ResNet-50 (residual shift, 1/8 each way)"),
+    ("tsn_r50", resnet50, False, "TSN on ResNet-50 (no shift: the same FLOPs and params as TSM)"),
+    ("tsm_r101", resnet101, True, "TSM on ResNet-101 (every second block shifted)"),
+    ("tsn_r101", resnet101, False, "TSN on ResNet-101"),
+    ("tsm_mobilenetv2", mobilenetv2, True, "TSM on MobileNetV2 (10 shifted inverted-residual blocks)"),
+    ("tsn_mobilenetv2", mobilenetv2, False, "TSN on MobileNetV2"),
+    ("tsm_resnet_tiny", resnet_tiny, True, "TSM on a narrow ResNet-10 (widths 16-128) for CPU training and tests"),
+    ("tsn_resnet_tiny", resnet_tiny, False, "TSN on the same narrow ResNet-10"),
 ]:
-    register_model(
-        ModelSpec(_name, _video(_name, _trunk, _shift), _desc, _name[:3], _flops, _params, _src)
-    )
+    register_model(ModelSpec(_name, _video(_name, _trunk, _shift), _desc, _name[:3]))
 
 register_model(
     ModelSpec(
@@ -87,19 +84,6 @@ register_model(
         _online,
         "Online (streaming) TSM-MobileNetV2: one frame per call, uni-directional shift buffers",
         "tsm",
-        None,
-        2.736e6,
-        _MMA,
     )
 )
-register_model(
-    ModelSpec(
-        "i3d_r50",
-        _i3d,
-        "I3D-ResNet50, PyTorchVideo/PySlowFast 8x8 configuration",
-        "i3d",
-        None,
-        28.04e6,
-        "PyTorchVideo model zoo",
-    )
-)
+register_model(ModelSpec("i3d_r50", _i3d, "I3D-ResNet50, PyTorchVideo/PySlowFast 8x8 configuration", "i3d", 256))

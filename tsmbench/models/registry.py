@@ -17,9 +17,7 @@ class ModelSpec:
     builder: Callable[..., nn.Module]
     description: str
     family: str  # "tsm", "tsn", "i3d"
-    paper_flops: float | None = None  # published per-clip FLOPs (multiply-adds) at 8 frames, 224 px, 400 classes
-    paper_params: float | None = None
-    paper_source: str = ""
+    default_size: int = 224  # the input side the architecture is published at
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
