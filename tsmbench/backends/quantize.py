@@ -176,3 +176,84 @@ def convert_fp16(fp32_path: str | Path, out_path: str | Path) -> Path:
     onnx.save(m, str(out_path))
     onnx.checker.check_model(str(out_path))
     return out_path
+
+
+def _normalise(frames_uint8: Any) -> Any:
+    """(T, H, W, 3) uint8 RGB -> (T, 3, H, W) float32, ImageNet-normalised like the models' input."""
+    import numpy as np
+
+    x = frames_uint8.astype(np.float32) / 255.0
+    x = (x - np.asarray(_MEAN, dtype=np.float32)) / np.asarray(_STD, dtype=np.float32)
+    return x.transpose(0, 3, 1, 2).copy()
+
+
+def _resize(frames_uint8: Any, size: int) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    if frames_uint8.shape[1] == size and frames_uint8.shape[2] == size:
+        return frames_uint8
+    return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR)) for f in frames_uint8])
+
+
+def _synthetic_clips(count: int, *, frames: int, size: int, seed: int) -> list[Any]:
+    """Clips from the bundled synthetic benchmark's generator (rendered in memory, no files)."""
+    import numpy as np
+
+    from tsmbench.data.synthetic import NUM_CLASSES, render_clip
+
+    rng = np.random.default_rng(seed)
+    return [_resize(render_clip(i % NUM_CLASSES, rng, num_frames=frames, size=max(32, size)), size) for i in range(count)]
+
+
+def _video_clips(folder: Path, count: int, *, frames: int, size: int) -> list[Any]:
+    """Uniformly sampled frames of up to `count` videos found under `folder`."""
+    import numpy as np
+
+    from tsmbench.data.decode import VideoReader
+    from tsmbench.data.sampling import sample_frames
+
+    exts = {".mp4", ".avi", ".mkv", ".webm", ".mov"}
+    videos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in exts)[:count]
+    if not videos:
+        raise UsageError(f"no videos (.mp4, .avi, .mkv, .webm, .mov) under {folder} to calibrate int8 on")
+    clips = []
+    for v in videos:
+        with VideoReader(v) as reader:
+            idx = sample_frames(reader.num_frames, num_segments=frames, protocol="uniform")[0]
+            imgs = reader.frames(idx)
+        clips.append(_resize(np.stack([np.asarray(im.convert("RGB")) for im in imgs]), size))
+    return clips
+
+
+def calibration_feeds(
+    source: str, input_shapes: dict[str, tuple[int, ...]], *, batches: int = 8, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Calibration feeds: "random" (realistic random frames), "synthetic" (the bundled benchmark's
+    generator) or a folder of videos. Offline input (N, T, 3, S, S); online input (N, 3, S, S)
+    takes consecutive frames and carries no real buffers (random ones of activation scale)."""
+    import numpy as np
+
+    if source == "random":
+        return random_calibration(input_shapes, batches=batches, seed=seed)
+    shape = input_shapes["input"]
+    online = len(shape) == 4
+    n = shape[0]
+    frames = 1 if online else shape[1]
+    size = shape[-1]
+    count = batches * n
+    if source == "synthetic":
+        clips = _synthetic_clips(count, frames=max(frames, 8) if online else frames, size=size, seed=seed)
+    else:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise UsageError(f"--calibration must be 'random', 'synthetic' or a folder of videos, got {source!r}")
+        clips = _video_clips(folder, count, frames=max(frames, 8) if online else frames, size=size)
+    arrays = [_normalise(c) for c in clips]
+    feeds = []
+    extra = random_calibration({k: v for k, v in input_shapes.items() if k != "input"}, batches=batches, seed=seed)
+    for b in range(batches):
+        chunk = [arrays[(b * n + i) % len(arrays)] for i in range(n)]
+        x = np.stack([c[b % len(c)] for c in chunk]) if online else np.stack(chunk)
+        feeds.append({"input": x.astype(np.float32), **extra[b]})
+    return feeds

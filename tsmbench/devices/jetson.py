@@ -160,8 +160,12 @@ def run_trtexec_benchmark(
     duration_s: float = 3.0,
     iterations: int = 10,
     remote_dir: str = "/tmp/tsmbench",
+    fp16_onnx: Path | None = None,
 ) -> dict[str, Any]:
-    """Build and time `onnx` with trtexec on `board`, with tegrastats; return latency row fields."""
+    """Build and time `onnx` with trtexec on `board`, with tegrastats; return latency row fields.
+
+    TensorRT 11 has no precision flags: for fp16 the fp16-typed `fp16_onnx` is sent instead of `onnx`.
+    """
     from tsmbench.backends import trtexec as tx
     from tsmbench.measure.energy import energy_from_tegrastats
     from tsmbench.models.checkpoints import sha256_file
@@ -175,6 +179,13 @@ def run_trtexec_benchmark(
             f"no trtexec on {board.target} (looked on PATH and /usr/src/tensorrt/bin): install TensorRT/JetPack there"
         )
     gen = version[0]
+    if gen >= 11 and precision == "fp16":
+        if fp16_onnx is None:
+            raise TsmbenchError("TensorRT 11 builds fp16 only from an fp16-typed ONNX model; none was given")
+        onnx = fp16_onnx
+        digest = sha256_file(onnx)[:16]
+    if gen >= 11 and precision == "bf16":
+        raise TsmbenchError("TensorRT 11 builds bf16 only from a bf16-typed ONNX model (ModelOpt AutoCast); use fp16")
     shape_tag = "x".join(map(str, batch_shape))
     stem = f"{onnx.stem}-{digest}-{precision}-{shape_tag}-trt{'.'.join(map(str, version))}"
     remote_onnx = f"{remote_dir}/{onnx.stem}-{digest}.onnx"
@@ -223,3 +234,41 @@ def run_trtexec_benchmark(
             row.update(energy.as_fields(max(1, round(clips))))
         row["tegrastats"] = summarize(parse_log(tegra_text))
     return row
+
+
+def build_engine_on_board(
+    board: Board,
+    onnx: Path,
+    out: Path,
+    *,
+    precision: str,
+    batch_shape: tuple[int, ...] | None,
+    input_name: str = "input",
+    remote_dir: str = "/tmp/tsmbench",
+    fp16_onnx: Path | None = None,
+) -> dict[str, Any]:
+    """Build an engine with the board's trtexec and copy it back to `out`; returns what was used."""
+    from tsmbench.backends import trtexec as tx
+
+    board.run(f"mkdir -p {shlex.quote(remote_dir)}", timeout=60)
+    banner = board.run(f"export PATH={BOARD_PATH}; trtexec --help 2>&1 | head -n 5", check=False, timeout=120)
+    version = tx.parse_version(banner.stdout + banner.stderr)
+    if version is None:
+        raise TsmbenchError(f"no trtexec on {board.target}: install TensorRT/JetPack there")
+    if version[0] >= 11 and precision == "fp16":
+        if fp16_onnx is None:
+            raise TsmbenchError("TensorRT 11 builds fp16 only from an fp16-typed ONNX model")
+        onnx = fp16_onnx
+    remote_onnx = f"{remote_dir}/{onnx.name}"
+    engine = f"{remote_dir}/{out.name}"
+    board.put(onnx, remote_onnx)
+    cmd = tx.build_command(remote_onnx, engine=engine, generation=version[0], precision=precision,
+                           input_name=input_name, shape=batch_shape)
+    script = "\n".join([f"export PATH={BOARD_PATH}", f"cd {shlex.quote(remote_dir)}",
+                        " ".join(shlex.quote(a) for a in cmd) + " > build.log 2>&1 || { tail -n 20 build.log >&2; exit 3; }"])
+    proc = board.run(f"bash -c {shlex.quote(script)}", check=False, timeout=3600)
+    if proc.returncode != 0:
+        raise TsmbenchError(f"trtexec engine build on {board.target} failed: {proc.stderr.strip()[-300:]}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    board.get(engine, out)
+    return {"tensorrt_version": ".".join(map(str, version)), "board": board.target, "command": cmd}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +51,16 @@ def nvidia_smi() -> dict[str, Any]:
 
 
 def library_versions() -> dict[str, str]:
+    """Installed versions of the inference libraries (from package metadata: nothing is imported)."""
+    from importlib import metadata
+
     out: dict[str, str] = {}
-    for mod in ("onnxruntime", "onnx", "tensorrt"):
-        m = sys.modules.get(mod)
-        if m is not None and hasattr(m, "__version__"):
-            out[mod] = m.__version__
+    for dist, key in (("onnxruntime", "onnxruntime"), ("onnxruntime-gpu", "onnxruntime"), ("onnx", "onnx"),
+                      ("tensorrt", "tensorrt"), ("nvidia-ml-py", "nvidia_ml_py")):
+        try:
+            out.setdefault(key, metadata.version(dist))
+        except metadata.PackageNotFoundError:
+            continue
     return out
 
 
