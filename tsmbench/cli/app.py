@@ -16,6 +16,7 @@ COMMAND_MODULES: list[str] = [
     "results", "report", "gate",
     "eval",
     "zoo",
+    "latency", "export",
 ]
 
 
