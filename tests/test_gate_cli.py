@@ -197,3 +197,30 @@ def test_gate_end_to_end_in_a_subprocess(tmp_path) -> None:
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2 and "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_several_current_files_are_gated_together(tmp_path) -> None:
+    base = benchmark_document()
+    evals = document([r for r in base["results"] if r["kind"] == "eval"])
+    lat = document([r for r in base["results"] if r["kind"] == "latency"])
+    _find(lat, model="tsn_resnet_tiny", batch=4)["median_ms"] *= 1.5
+    b = write(tmp_path / "baseline.json", base)
+    e = write(tmp_path / "eval.json", evals)
+    lt = write(tmp_path / "lat.json", lat)
+    res = runner.invoke(app, ["gate", "-b", str(b), "-c", str(e), "-c", str(lt), "--json"])
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.stdout)
+    assert {c["kind"] for c in out["checks"]} == {"eval", "latency"}
+    assert [(c["model"], c["setting"]) for c in out["checks"] if c["status"] == "fail"] == [
+        ("tsn_resnet_tiny", "torch cpu fp32 offline batch 4")
+    ]
+    assert len(out["missing_in_current"]) == 3  # the FLOPs results were not measured now
+
+
+def test_latency_on_another_machine_is_noted() -> None:
+    base = document([latency_record("m", 1, 10.0)])
+    cur = copy.deepcopy(base)
+    cur["results"][0]["environment"] = {**cur["results"][0]["environment"], "cpu": "Other CPU"}
+    result = gate.compare(base, cur)
+    assert result.passed and len(result.notes) == 1 and "Other CPU" in result.notes[0]
+    assert "Other CPU" in gate.render_markdown(result)

@@ -56,6 +56,20 @@ def test_a_zoo_id_eval_joins_the_flops_of_its_architecture() -> None:
     assert chart.points[0].gflops == pytest.approx(32.9)
 
 
+@pytest.mark.parametrize("tops", [(87.5, 50.0, 80.0, 95.0), (0.0, 100.0, 33.3, 33.3), (70.0, 70.0, 70.0, 70.0)])
+def test_every_chart_point_lies_inside_the_plot_area(tops) -> None:
+    from tsmbench.report.charts import HEIGHT, MARGIN_B, MARGIN_L, MARGIN_R, MARGIN_T, WIDTH, accuracy_flops_svg
+
+    doc = document([r for i, t in enumerate(tops) for r in (flops_record(f"m{i}", (i + 0.5) * 1e9, 1e6),
+                                                             eval_record(f"m{i}", t))])
+    (chart,) = collect([doc]).accuracy_charts
+    svg = accuracy_flops_svg(chart)
+    points = [(float(x), float(y)) for x, y in re.findall(r'<circle cx="([-\d.]+)" cy="([-\d.]+)"', svg)]
+    assert len(points) == len(tops)
+    for x, y in points:
+        assert MARGIN_L <= x <= WIDTH - MARGIN_R and MARGIN_T <= y <= HEIGHT - MARGIN_B, (x, y)
+
+
 def test_html_is_self_contained_and_escapes_hostile_strings() -> None:
     page = render_html(collect([hostile_document()]))
     # One script (ours), no external resource of any kind.

@@ -12,8 +12,12 @@ from tsmbench.cli.common import JsonFlag, emit_json, err_console, out_console
 def register(app: typer.Typer) -> None:
     @app.command("gate")
     def gate_cmd(
-        baseline: Annotated[Path, typer.Option("--baseline", "-b", help="Baseline results JSON (e.g. reports/baseline.json).")],
-        current: Annotated[Path, typer.Option("--current", "-c", help="Current results JSON to check.")],
+        baseline: Annotated[
+            list[Path], typer.Option("--baseline", "-b", help="Baseline results JSON (e.g. reports/baseline.json); repeatable.")
+        ],
+        current: Annotated[
+            list[Path], typer.Option("--current", "-c", help="Current results JSON to check; repeatable (eval + latency).")
+        ],
         max_latency_regression: Annotated[
             str, typer.Option(help="Allowed median latency growth beyond the noise, in percent (e.g. 5%).")
         ] = "5%",
@@ -44,8 +48,8 @@ def register(app: typer.Typer) -> None:
             noise_factor=noise_factor,
             fail_on_missing=fail_on_missing,
         )
-        base_doc = load_document(baseline)
-        cur_doc = load_document(current)
+        base_doc = gate.merge_documents([load_document(p) for p in baseline])
+        cur_doc = gate.merge_documents([load_document(p) for p in current])
         result = gate.compare(base_doc, cur_doc, thresholds)
         for path, text in ((junit, gate.render_junit(result) if junit else None),
                            (markdown, gate.render_markdown(result) if markdown else None)):
@@ -83,6 +87,8 @@ def _print(result, console) -> None:
             f"FAIL {c.kind} {c.model} [{c.setting}] {c.metric}: {c.baseline} -> {c.current}: {c.reason}",
             markup=False, soft_wrap=True,
         )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
     for label in result.missing_in_current:
         console.print(f"not measured now: {label}", markup=False)
     n_fail = len(result.failures)

@@ -31,14 +31,9 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks = []
-    v = start
-    while v <= hi + step * 1e-9:
-        ticks.append(round(v, 10))
-        v += step
-    if len(ticks) < 2:
-        ticks.append(round(start + step, 10))
-    return ticks
+    # From the last tick at or below lo to the first tick at or above hi, so the data fits inside.
+    count = max(1, math.ceil((hi - start) / step - 1e-9))
+    return [round(start + i * step, 10) for i in range(count + 1)]
 
 
 def _tick_label(v: float) -> str:

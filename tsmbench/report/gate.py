@@ -80,6 +80,7 @@ class GateResult:
     thresholds: Thresholds
     missing_in_current: tuple[str, ...] = field(default_factory=tuple)
     new_in_current: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def failures(self) -> tuple[Check, ...]:
@@ -99,6 +100,7 @@ class GateResult:
             "failures": len(self.failures),
             "missing_in_current": list(self.missing_in_current),
             "new_in_current": list(self.new_in_current),
+            "notes": list(self.notes),
         }
 
 
@@ -275,6 +277,7 @@ def compare(baseline: dict[str, Any], current: dict[str, Any], thresholds: Thres
         cur = cur_idx.get(key)
         if cur is not None:
             checks += _CHECKERS[base["kind"]](base, cur, t)
+    notes = _machine_notes(base_idx, cur_idx)
     missing = tuple(_label(r) for k, r in base_idx.items() if k not in cur_idx)
     new = tuple(_label(r) for k, r in cur_idx.items() if k not in base_idx)
     if not any(c.status in (PASS, FAIL) for c in checks):
@@ -284,7 +287,32 @@ def compare(baseline: dict[str, Any], current: dict[str, Any], thresholds: Thres
             "nothing comparable: no current result matches a baseline result by kind, model, backend, "
             f"device, precision, batch, dataset and protocol (baseline has {sample_b}; current has {sample_c})"
         )
-    return GateResult(tuple(checks), t, missing, new)
+    return GateResult(tuple(checks), t, missing, new, notes)
+
+
+def merge_documents(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several validated documents (e.g. the eval and the latency output) as one to compare."""
+    if len(docs) == 1:
+        return docs[0]
+    return {**docs[0], "results": [r for d in docs for r in d["results"]]}
+
+
+def _machine_notes(base_idx: dict, cur_idx: dict) -> tuple[str, ...]:
+    """Warn when latency was measured on different hardware: the comparison then says little."""
+    notes = []
+    for key, base in base_idx.items():
+        cur = cur_idx.get(key)
+        if cur is None or base["kind"] != "latency":
+            continue
+        be, ce = base.get("environment") or {}, cur.get("environment") or {}
+        for fact in ("gpu", "cpu"):
+            if be.get(fact) and ce.get(fact) and be[fact] != ce[fact]:
+                notes.append(
+                    f"latency baseline measured on {fact} {be[fact]!r}, current on {ce[fact]!r}: "
+                    "compare latency on the same machine (refresh the baseline on this runner)"
+                )
+                break
+    return tuple(dict.fromkeys(notes))
 
 
 def _fmt(v: float | None) -> str:
@@ -359,6 +387,8 @@ def render_markdown(result: GateResult) -> str:
         lines += [f"- {md_cell(m)}" for m in result.missing_in_current]
     if result.new_in_current:
         lines += ["", f"New results without a baseline: {len(result.new_in_current)}."]
+    for note in result.notes:
+        lines += ["", f"> **Note:** {md_cell(note)}"]
     others = [c for c in result.checks if c.status != FAIL]
     if others:
         lines += ["", "<details><summary>All other checks</summary>", "",
