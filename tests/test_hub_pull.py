@@ -334,3 +334,25 @@ def test_bundled_path_source_and_reference_only_cards(zoo, tmp_path, offline) ->
 def test_bundled_mmaction2_i3d_card_is_refused_with_its_reason() -> None:
     with pytest.raises(CheckpointError, match="reference only.*temporal stride 2"):
         pull("i3d_r50.k400_32x2_mmaction2")
+
+
+def test_new_user_pulls_offline_in_a_fresh_process(zoo, reference) -> None:
+    """End to end: `HF_HUB_OFFLINE=1 python -m tsmbench zoo pull ID --revision C` from a seeded cache."""
+    import subprocess
+    import sys
+
+    _, original = reference
+    _hub_card(zoo)
+    seed_hub_cache(REPO, FILE, original.read_bytes())
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tsmbench", "zoo", "pull", CARD_ID, "--revision", COMMIT, "--json"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)["pull"]
+    assert doc["revision"] == COMMIT and Path(doc["path"]) == weights_path(CARD_ID)
+    with torch.inference_mode():
+        x = _x()
+        direct = tsmbench.create_model("tsm_resnet_tiny", weights=original, num_segments=4)
+        assert torch.equal(create_from_card(CARD_ID, pretrained=True)(x), direct(x))

@@ -170,3 +170,17 @@ def test_zoo_list_json_end_to_end() -> None:
     doc = json.loads(proc.stdout)
     assert len(doc["models"]) >= 15
     assert any("jinmang2/test_video_fe" in s for r in doc["models"] for s in r["sources"])
+
+
+def test_every_card_builds_its_architecture_with_its_options() -> None:
+    from tsmbench.hub import create_from_card
+
+    seen: set[tuple] = set()
+    for c in list_cards():
+        key = (c.arch, tuple(sorted(c.options.items())), c.num_classes)
+        if key in seen:
+            continue
+        seen.add(key)
+        model = create_from_card(c.id)  # no weights: architecture and options only
+        assert model.card is c or model.card.id == c.id
+        assert (model.arch, model.num_classes, model.num_segments) == (c.arch, c.num_classes, c.num_segments)
