@@ -40,6 +40,7 @@ class EvalResult:
     wall_s: float = 0.0
     clips: int = 0
     world_size: int = 1
+    videos_this_session: int = 0  # videos this call ran (the rest were already in the store)
 
 
 def _dist() -> tuple[int, int]:
@@ -204,6 +205,7 @@ def evaluate(
         wall_s=wall,
         clips=n_clips,
         world_size=world,
+        videos_this_session=len(todo),
     )
 
 
@@ -236,6 +238,7 @@ def eval_record(
         "data_wait_share": result.data_wait_share,
         "per_class": [{"index": c.index, "name": c.name, "count": c.count, "top1": c.top1} for c in result.per_class],
         "world_size": result.world_size,
+        "videos_this_session": result.videos_this_session,
         "environment": environment if environment is not None else env(),
     }
     if run_id is not None:
