@@ -59,8 +59,7 @@ def create_from_card(
     model = create_model(card.arch, num_classes=num_classes, **options)
     if pretrained:
         load_weights(model, resolve_weights(card.id), format="tsmbench")
-    elif weights is not None:
-        fmt = "auto"
-        load_weights(model, weights, format=fmt)
+    elif weights is not None:  # the user's own file: any supported layout
+        load_weights(model, weights)
     model.card = card  # type: ignore[assignment]
     return model.eval()

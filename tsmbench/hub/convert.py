@@ -23,7 +23,7 @@ class Conversion:
     num_tensors: int
 
 
-def _model_options(card: ModelCard | None, arch: str | None, num_segments: int | None) -> dict[str, Any]:
+def _model_options(card: ModelCard | None, num_segments: int | None) -> dict[str, Any]:
     opts: dict[str, Any] = dict(card.options) if card is not None else {}
     if num_segments is not None:
         opts["num_segments"] = num_segments
@@ -66,7 +66,7 @@ def convert_checkpoint(
     if validate and arch is not None:
         from tsmbench.models import create_model
 
-        opts = _model_options(card, arch, num_segments)
+        opts = _model_options(card, num_segments)
         n_cls = card.num_classes if card is not None else (num_classes or 400)
         model = create_model(arch, num_classes=n_cls, **opts)
         load_weights(model, ckpt)  # strict: names the missing/unexpected keys and shape mismatches
