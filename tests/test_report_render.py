@@ -143,3 +143,17 @@ def test_report_end_to_end_in_a_subprocess(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out.read_text()
     assert HOSTILE_CLASS not in out.read_text()
+
+
+def test_eval_and_flops_variants_written_by_the_measuring_commands() -> None:
+    # The eval command names classes "name" and lists published figures; flops notes a head-less count.
+    ev = eval_record("tsm_r50", 70.0, published=[{"top1": 71.2, "source": "MIT"}, {"top1": 72.8, "source": "10-crop"}])
+    ev["per_class"] = [{"index": 0, "name": "abseiling", "count": 2, "top1": 50.0}]
+    fl = flops_record("tsm_r50", 33.0e9, 24.3e6, flops_without_head=32.9e9,
+                      published={"flops": 32.88e9, "params": 24.33e6, "source": "MMAction2", "note": "head excluded"})
+    data = collect([document([ev, fl])])
+    assert data.per_class[0].rows == (("abseiling", 50.0, 2),)
+    pub = {(p.metric, p.source): p for p in data.published}
+    assert pub[("top1", "10-crop")].difference == pytest.approx(-2.8)
+    assert pub[("flops", "MMAction2")].measured == pytest.approx(32.9e9)  # the head-less count
+    assert pub[("params", "MMAction2")].measured == pytest.approx(24.3e6)

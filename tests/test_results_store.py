@@ -113,7 +113,7 @@ def test_results_cli_list_show_export(tmp_path) -> None:
     exported = runner.invoke(app, ["results", "export", "--latest", "--format", "json", "-o", str(out)])
     assert exported.exit_code == 0, exported.output
     exp = validate_document(json.loads(out.read_text()))  # an export is a valid results document
-    assert len(exp["results"]) == 13 and {r["run_id"] for r in exp["results"]} == {run_id}
+    assert len(exp["results"]) == 13 and {r["stored_run"] for r in exp["results"]} == {run_id}
     assert exp["runs"][0]["command"] == ["tsmbench", "eval", "--bundled"]
 
     csv = runner.invoke(app, ["results", "export", "--runs", run_id, "--format", "csv"])

@@ -195,7 +195,9 @@ def _per_class(evals: list[dict[str, Any]]) -> list[PerClass]:
         for row in ev.get("per_class") or []:
             if isinstance(row, dict) and is_number(row.get("top1")):
                 count = row.get("count")
-                rows.append((str(row.get("class", "?")), float(row["top1"]), int(count) if is_number(count) else None))
+                # "class" in the contract; the eval command writes "name" (and "index").
+                name = row.get("class", row.get("name", row.get("index", "?")))
+                rows.append((str(name), float(row["top1"]), int(count) if is_number(count) else None))
         if rows:
             out.append(PerClass(ev["model"], str(ev.get("dataset") or ""), tuple(rows)))
     return out
@@ -204,14 +206,20 @@ def _per_class(evals: list[dict[str, Any]]) -> list[PerClass]:
 def _published(records: list[dict[str, Any]]) -> list[PublishedRow]:
     out = []
     for r in records:
-        pub = r.get("published")
-        if not isinstance(pub, dict):
-            continue
-        source = str(pub.get("source") or "")
-        for metric, value in pub.items():
-            if metric == "source" or not is_number(value) or not is_number(r.get(metric)):
+        pubs = r.get("published")
+        # The contract has one dict; a model card may list several published figures.
+        for pub in pubs if isinstance(pubs, list) else [pubs]:
+            if not isinstance(pub, dict):
                 continue
-            out.append(PublishedRow(r["kind"], r["model"], metric, float(value), float(r[metric]), source))
+            source = str(pub.get("source") or "")
+            head_excluded = "head excluded" in str(pub.get("note") or "")
+            for metric, value in pub.items():
+                measured_key = metric
+                if metric == "flops" and head_excluded and is_number(r.get("flops_without_head")):
+                    measured_key = "flops_without_head"  # compare like with like (MMAction2 leaves the head out)
+                if metric == "source" or not is_number(value) or not is_number(r.get(measured_key)):
+                    continue
+                out.append(PublishedRow(r["kind"], r["model"], metric, float(value), float(r[measured_key]), source))
     return out
 
 
@@ -247,7 +255,7 @@ def _provenance(documents: list[dict[str, Any]], labels: list[str]) -> list[Prov
                 if not isinstance(run, dict):
                     continue
                 rid = run.get("run_id")
-                models = tuple(dict.fromkeys(r["model"] for r in doc["results"] if r.get("run_id") == rid))
+                models = tuple(dict.fromkeys(r["model"] for r in doc["results"] if r.get("stored_run") == rid))
                 cmd = run.get("command")
                 out.append(
                     Provenance(
@@ -289,8 +297,9 @@ def collect(documents: list[dict[str, Any]], labels: list[str] | None = None) ->
         validate_document(doc, source=label)
         for r in doc["results"]:
             rec = dict(r)
-            rec.setdefault("run_id", doc.get("run_id"))
-            rec["source"] = str(doc.get("run_id") or label)
+            if doc.get("run_id"):
+                rec["stored_run"] = doc["run_id"]
+            rec["source"] = str(rec.get("stored_run") or label)
             records.append(rec)
     flops = [r for r in records if r["kind"] == "flops"]
     evals = [r for r in records if r["kind"] == "eval"]

@@ -6,7 +6,7 @@ from typing import Any
 
 #: Columns that come first, in this order, when present.
 LEADING = (
-    "run_id", "source", "kind", "model", "dataset", "protocol", "backend", "device", "precision", "batch",
+    "stored_run", "source", "kind", "model", "dataset", "protocol", "backend", "device", "precision", "batch",
     "mode", "status", "top1", "top5", "mean_class_acc", "median_ms", "p90_ms", "p99_ms", "flops", "params",
 )
 #: Spreadsheet programs run cells that start with these characters as formulas.
@@ -45,7 +45,7 @@ def records_frame(records: list[dict[str, Any]]):
     rows = [flatten_record(r) for r in records]
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=["run_id", "source", "kind", "model"])
+        return pd.DataFrame(columns=["stored_run", "source", "kind", "model"])
     lead = [c for c in LEADING if c in frame.columns]
     rest = [c for c in frame.columns if c not in lead]
     return frame[lead + rest]

@@ -30,7 +30,7 @@ from tsmbench.report.markdown import md_cell, md_table
 
 MATCH_FIELDS = ("kind", "model", "backend", "device", "precision", "batch", "dataset", "protocol")
 #: Further fields that tell apart measurements of one kind and model when they are present.
-EXTRA_MATCH_FIELDS = {"latency": ("mode",), "flops": ("num_segments", "input_size"), "eval": ()}
+EXTRA_MATCH_FIELDS = {"latency": ("mode", "num_segments", "input_size"), "flops": ("num_segments", "input_size"), "eval": ()}
 ACCURACY_METRICS = ("top1", "top5", "mean_class_acc")
 FLOPS_METRICS = ("flops", "params")
 #: p90 − median of a normal distribution is 1.2816 σ; we use the gap itself, not σ, as the noise.

@@ -44,7 +44,8 @@ def all_records(docs: Sequence[dict[str, Any]], labels: Sequence[str]) -> list[d
     out = []
     for doc, label in zip(docs, labels):
         for rec in doc["results"]:
-            row = {"run_id": doc.get("run_id"), "source": str(doc.get("run_id") or label)}
+            # "stored_run" (not "run_id": eval records use that for their own resumable runs).
+            row = {"stored_run": doc.get("run_id"), "source": str(doc.get("run_id") or label)}
             row.update(rec)
             out.append(row)
     return out
