@@ -49,7 +49,13 @@ def print_table(rows: list[dict[str, Any]], summaries: list[dict[str, Any]]) -> 
             _fmt(r.get("throughput_clips_per_s"), 1), _fmt(r.get("throughput_frames_per_s"), 1),
             "-" if r.get("iterations") is None else str(r["iterations"]), r["status"],
         )
-    out_console.print(table)
+    # Non-terminal output defaults to 80 columns, which truncates the figures; tables stay readable in logs.
+    console = out_console
+    if not out_console.is_terminal and out_console.width < 110:
+        from rich.console import Console
+
+        console = Console(highlight=False, width=110)
+    console.print(table)
     for e in errors:
         out_console.print(f"error: {e}", markup=False)
     for s in summaries:
