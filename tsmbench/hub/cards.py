@@ -153,7 +153,7 @@ class _Checker:
         self.file = file
 
     def fail(self, fld: str, msg: str) -> CardError:
-        return CardError(f"{self.file}: field '{fld}' {msg}; fix the card (see zoo/README or an existing card)")
+        return CardError(f"{self.file}: field '{fld}' {msg}; fix the card (compare with an existing card in zoo/)")
 
     def need(self, doc: dict[str, Any], key: str, where: str = "") -> Any:
         if key not in doc:
