@@ -144,3 +144,25 @@ def test_store_refuses_a_newer_database(_isolated_home) -> None:
     conn.close()
     with pytest.raises(store.ResultsStoreError, match="newer tsmbench"):
         store.list_runs()
+
+
+def test_try_record_run_never_fails_a_measurement(_isolated_home, monkeypatch, capsys) -> None:
+    doc = benchmark_document()  # carries "command", as make_document writes it under the CLI
+    run_id = store.try_record_run(doc)
+    assert store.get_run(run_id).command == ["tsmbench", "eval", "--bundled", "--json"]
+    monkeypatch.setenv("TSMBENCH_NO_STORE", "1")
+    assert store.try_record_run(doc) is None
+    monkeypatch.delenv("TSMBENCH_NO_STORE")
+    blocker = _isolated_home / "not-a-dir"
+    blocker.write_text("a file where the store's folder should be")
+    monkeypatch.setenv("TSMBENCH_HOME", str(blocker))
+    assert store.try_record_run(doc) is None
+    assert "warning: the run was not stored" in capsys.readouterr().err
+
+
+def test_make_document_carries_the_tsmbench_command_line() -> None:
+    from tsmbench.results.schema import invoked_command
+
+    assert invoked_command(["/venv/bin/tsmbench", "latency", "tsm_r50"]) == ["tsmbench", "latency", "tsm_r50"]
+    assert invoked_command(["/src/tsmbench/__main__.py", "flops", "x"]) == ["tsmbench", "flops", "x"]
+    assert invoked_command(["/usr/bin/pytest", "-q"]) is None

@@ -27,7 +27,7 @@ from typing import Any
 from tsmbench import __version__
 from tsmbench.errors import TsmbenchError, UsageError
 from tsmbench.paths import home
-from tsmbench.results.schema import SCHEMA_VERSION, environment, validate_document
+from tsmbench.results.schema import SCHEMA_VERSION, environment, invoked_command, validate_document
 
 DB_NAME = "results.sqlite"
 #: Bumped when the tables change; stored in PRAGMA user_version.
@@ -260,6 +260,27 @@ def record_run(
                     continue
                 raise ResultsStoreError(f"cannot record the run in {db_path() if path is None else path}: {exc}") from None
     raise ResultsStoreError("cannot record the run: the results database stayed locked; try again")
+
+
+def try_record_run(document: dict[str, Any], *, command: Sequence[str] | None = None) -> str | None:
+    """Store a run the way measuring commands should: never failing a measurement already printed.
+
+    The command defaults to the document's "command" (make_document sets it when tsmbench is the
+    program), else this process's tsmbench command line. Returns the run id, or None when
+    $TSMBENCH_NO_STORE is set or the store cannot be written (a warning goes to stderr).
+    """
+    import sys
+
+    if os.environ.get("TSMBENCH_NO_STORE", "") not in ("", "0", "false", "no"):
+        return None
+    if command is None:
+        doc_cmd = document.get("command")
+        command = doc_cmd if isinstance(doc_cmd, list) else (invoked_command() or [])
+    try:
+        return record_run(document, command=command)
+    except (TsmbenchError, sqlite3.Error, OSError) as exc:
+        sys.stderr.write(f"warning: the run was not stored in the results database: {exc}\n")
+        return None
 
 
 def _row_to_run(row: sqlite3.Row | tuple, results: list[dict[str, Any]]) -> Run:
