@@ -356,3 +356,26 @@ def test_new_user_pulls_offline_in_a_fresh_process(zoo, reference) -> None:
         x = _x()
         direct = tsmbench.create_model("tsm_resnet_tiny", weights=original, num_segments=4)
         assert torch.equal(create_from_card(CARD_ID, pretrained=True)(x), direct(x))
+
+
+def test_corrupted_download_is_fetched_again_online_and_refused_offline(zoo, reference, http_server, monkeypatch) -> None:
+    _, original = reference
+    http_server.payload = original.read_bytes()  # type: ignore[attr-defined]
+    _url_card(zoo, http_server)
+    pull(URL_CARD_ID, notify=lambda m: None)  # records the sha256 (trust-on-first-use)
+    kept = Path(os.environ["TSMBENCH_HOME"]) / "downloads" / FILE
+    kept.write_bytes(b"garbage" + kept.read_bytes()[7:])
+    weights_path(URL_CARD_ID).unlink()
+    said: list[str] = []
+    pull(URL_CARD_ID, notify=said.append)
+    assert any("does not match its sha256 pin" in m for m in said)
+    assert http_server.hits == 2 and kept.read_bytes() == original.read_bytes()  # type: ignore[attr-defined]
+
+    import huggingface_hub.constants
+
+    kept.write_bytes(b"garbage" + kept.read_bytes()[7:])
+    weights_path(URL_CARD_ID).unlink()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ChecksumMismatchError, match="network is off"):
+        pull(URL_CARD_ID, notify=lambda m: None)
+    assert http_server.hits == 2 and not weights_path(URL_CARD_ID).exists()  # type: ignore[attr-defined]
