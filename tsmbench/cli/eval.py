@@ -102,8 +102,8 @@ def eval_command(
     protocol: Annotated[Optional[str], typer.Option(help=PROTOCOL_HELP + "; default uniform, 3d for I3D.")] = None,
     crops: Annotated[int, typer.Option(help="1 centre crop, 3 full-resolution crops, 10 crops.")] = 1,
     score_average: Annotated[Optional[str], typer.Option(help="logits (MIT) or softmax (MMAction2); default from the model card.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Videos per forward pass.")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes (default: cores - 1, at most 4).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Videos per forward pass (default: about 8 clips per pass).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes (default: one per core, at most 8).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N videos of the list.")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Run id to resume: videos already predicted are skipped.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="A missing or corrupt video is fatal (exit 2) instead of skipped.")] = False,
@@ -133,6 +133,7 @@ def eval_command(
 
     from tsmbench.data.cards import load_dataset_card
     from tsmbench.data.loader import default_workers
+    from tsmbench.data.sampling import num_views
     from tsmbench.data.transforms import InputConfig
 
     card = load_dataset_card(dataset)
@@ -200,7 +201,7 @@ def eval_command(
 
             result = evaluate(
                 net, samples, protocol=protocol, crops=crops, input_cfg=cfg, score_average=score_average,
-                batch_size=batch_size or 1, workers=default_workers() if workers is None else workers, store=store,
+                batch_size=batch_size or max(1, 8 // (num_views(protocol, num_clips=clips) * crops)), workers=default_workers() if workers is None else workers, store=store,
                 root=root, frame_template=card.frame_template, num_segments=num_segments, frame_interval=frame_interval,
                 num_clips=clips, strict=strict, save_scores=save_scores, classes=card.classes, on_progress=on_progress,
             )

@@ -102,4 +102,6 @@ def collate_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def default_workers() -> int:
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
+    """One worker per core, at most 8: decoding, not the model, limits small models on CPU
+    (benchmarks/eval_throughput.py), and the main process mostly waits on the model."""
+    return max(1, min(8, os.cpu_count() or 1))

@@ -120,6 +120,7 @@ def evaluate(
     n_clips = 0
     wait = 0.0
     done_count = 0
+    fatal: str | None = None
     t0 = time.perf_counter()
     it = iter(loader)
     try:
@@ -133,11 +134,13 @@ def evaluate(
                     break
                 wait += time.perf_counter() - tw
                 ok = [b for b in batch if b["error"] is None]
-                for b in batch:
-                    if b["error"] is not None:
-                        if strict:
-                            raise DatasetError(f"video {b['video_id']}: {b['error']} (drop --strict to skip and list such videos)")
-                        pending_skips.append((b["video_id"], b["error"]))
+                bad = [b for b in batch if b["error"] is not None]
+                if bad and strict:
+                    fatal = f"video {bad[0]['video_id']}: {bad[0]['error']} (drop --strict to skip and list such videos)"
+                    if world == 1:
+                        raise DatasetError(fatal)
+                    break  # the other ranks must still reach the gather below, then every rank raises
+                pending_skips.extend((b["video_id"], b["error"]) for b in bad)
                 if ok:
                     x = torch.cat([b["clips"] for b in ok]).to(device, non_blocking=True)
                     scores = model(x)
@@ -171,7 +174,10 @@ def evaluate(
 
     if world > 1:
         gathered: list[Any] = [None] * world
-        torch.distributed.all_gather_object(gathered, (mine, skipped, n_clips, wait, wall))
+        torch.distributed.all_gather_object(gathered, (mine, skipped, n_clips, wait, wall, fatal))
+        fatal = next((g[5] for g in gathered if g[5]), None)
+        if fatal:
+            raise DatasetError(fatal)
         mine = [p for g in gathered for p in g[0]]
         skipped = [s for g in gathered for s in g[1]]
         n_clips = sum(g[2] for g in gathered)
