@@ -204,3 +204,32 @@ def test_end_to_end_subprocess(cli_setup):
     rec = json.loads(proc.stdout)["results"][0]
     assert rec["top1"] == pytest.approx(TOP1) and rec["num_videos"] == len(PLAN)
     assert "ETA" in proc.stderr  # the progress bar goes to stderr, never into the JSON
+
+
+def test_cli_prints_the_cards_published_figures(cli_setup, monkeypatch):
+    """A zoo model carries its card: the published top-1 is shown and recorded beside the measured one."""
+    import dataclasses
+
+    import tsmbench
+    from tsmbench.hub.cards import InputSpec, load_card
+    from test_eval_support import MEAN, STD
+
+    root, videos, frames, ck, card = cli_setup
+    zoo_card = load_card("tsm_r50.k400_8f_mit")
+    asked = {}
+
+    def fake_create_model(name, **kw):
+        asked.update(name=name, **kw)
+        m = ColourModel(num_segments=4)
+        m.card = dataclasses.replace(zoo_card, input=InputSpec(size=32, resize=36, mean=MEAN, std=STD, scale=1.0))
+        return m
+
+    monkeypatch.setattr(tsmbench, "create_model", fake_create_model, raising=False)
+    res = run_cli("--model", zoo_card.id, "--dataset", card, "--root", root, "--list", videos, "--workers", 0)
+    assert res.exit_code == 0, res.output
+    assert asked["name"] == zoo_card.id and asked["pretrained"] is True
+    assert "published" in res.stdout and "71.20" in res.stdout and "72.80" in res.stdout and "60.00" in res.stdout
+    res = run_cli("--model", zoo_card.id, "--dataset", card, "--root", root, "--list", videos, "--workers", 0, "--json")
+    rec = json.loads(res.stdout)["results"][0]
+    assert [p["top1"] for p in rec["published"]] == [71.2, 72.8] and rec["top1"] == pytest.approx(TOP1)
+    assert rec["score_average"] == "logits"  # from the card
