@@ -187,11 +187,6 @@ def test_every_card_builds_its_architecture_with_its_options() -> None:
         assert (model.arch, model.num_classes, model.num_segments) == (c.arch, c.num_classes, c.num_segments)
 
 
-@pytest.mark.xfail(
-    reason="tsmbench.create_model forwards its default num_segments=8 to zoo ids; it must forward only an explicit "
-    "value (num_segments: int | None = None) so a 16-frame card builds 16 frames",
-    strict=False,
-)
 def test_create_model_with_a_zoo_id_keeps_the_cards_frame_count() -> None:
     assert tsmbench_create("tsm_r50.k400_16f_mit").num_segments == 16
 

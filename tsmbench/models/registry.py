@@ -52,14 +52,15 @@ def create_model(
     name: str,
     *,
     num_classes: int | None = None,
-    num_segments: int = 8,
+    num_segments: int | None = None,
     weights: str | Path | None = None,
     pretrained: bool = False,
     **options: Any,
 ) -> nn.Module:
     """Build a video model by architecture name (`tsm_r50`) or zoo id (`tsm_r50.k400_8f_mit`).
 
-    num_classes=None takes the class count from `weights` when given, else 400 (Kinetics).
+    num_classes=None takes the class count from `weights` when given, else 400 (Kinetics);
+    num_segments=None takes the zoo card's frame count for a zoo id, else 8.
     `weights` is a local checkpoint in any supported layout (original TSM, online demo,
     MMAction2, PyTorchVideo, tsmbench safetensors), converted in memory and loaded strictly.
     The model is returned in eval mode.
@@ -86,6 +87,7 @@ def create_model(
         checkpoint = read_checkpoint(weights)
         if num_classes is None:
             num_classes = checkpoint.num_classes
+    num_segments = 8 if num_segments is None else num_segments
     if num_segments < 1:
         raise UsageError(f"num_segments must be >= 1, got {num_segments}")
     model = spec.builder(num_classes=num_classes or 400, num_segments=num_segments, **options)
