@@ -210,3 +210,12 @@ def test_hostile_pickle_is_refused_and_never_run(tmp_path: Path) -> None:
 def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="does not exist"):
         tsmbench.create_model("tsm_r50", weights=tmp_path / "nope.pth")
+
+
+def test_safetensors_bytes_are_deterministic(tmp_path: Path) -> None:
+    m = tsmbench.create_model("tsm_resnet_tiny", num_classes=5, num_segments=4)
+    meta = {**model_metadata(m), "classes": ["a", "b"], "source_sha256": "0" * 64, "card": "x.y"}
+    a = save_safetensors(m.state_dict(), tmp_path / "a.safetensors", metadata=meta)
+    b = save_safetensors(m.state_dict(), tmp_path / "b.safetensors", metadata=dict(reversed(list(meta.items()))))
+    assert sha256_file(a) == sha256_file(b)
+    assert read_checkpoint(a).metadata["card"] == "x.y"

@@ -347,20 +347,36 @@ def load_weights(model: nn.Module, checkpoint: str | Path | Checkpoint, *, forma
     model.load_state_dict(state, strict=True)
 
 
+def _deterministic_safetensors(tensors: dict[str, Tensor], metadata: dict[str, str]) -> bytes:
+    """safetensors bytes with the header's keys sorted, so equal tensors give equal sha256.
+
+    (safetensors writes its metadata map in hash order, which changes from run to run.)
+    """
+    from safetensors.torch import save
+
+    blob = save(tensors, metadata=metadata)
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # keep the data section 8-byte aligned, as safetensors does
+    return len(text).to_bytes(8, "little") + text + blob[8 + n :]
+
+
 def save_safetensors(
     state_dict: Mapping[str, Tensor], path: str | Path, *, metadata: Mapping[str, Any] | None = None
 ) -> Path:
     """Write tensors (contiguous, unshared) and string metadata atomically: a temp file then rename."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().clone() for k, v in state_dict.items()}
     meta = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
+    data = _deterministic_safetensors(tensors, meta)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=meta)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
