@@ -122,3 +122,18 @@ def test_stream_runner_feeds_new_buffers_back():
     second = runner.session.run(None, dict(runner.feeds))
     runner.step()
     assert np.array_equal(runner.feeds["buffer_in_9"], second[10])
+
+
+def test_end_to_end_subprocess_json_on_stdout_logs_on_stderr():
+    proc = subprocess.run(
+        [sys.executable, "-m", "tsmbench", "latency", *TINY, "--backend", "onnxruntime", "--batch", "2", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # stdout is exactly one JSON document
+    validate_document(doc)
+    assert doc["command"][:2] == ["tsmbench", "latency"]
+    (row,) = doc["results"]
+    _check_consistent(row)
+    assert row["batch"] == 2
+    assert "exporting tsm_resnet_tiny to ONNX" in proc.stderr

@@ -38,6 +38,7 @@ class LatencySpec:
     weights: str | None = None
     host: str | None = None
     ssh_config: str | None = None
+    remote_dir: str = "/tmp/tsmbench"
     torch_mode: str = "eager"
     channels_last: bool = False
     calibration: str = "random"
@@ -238,7 +239,8 @@ def _run_trtexec(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
             convert_fp16(path, fp16_model)
     row = run_trtexec_benchmark(board, onnx, precision=spec.precision, batch_shape=shapes["input"],
                                 frames_per_clip=_frames_per_iteration(spec), warmup_ms=int(spec.warmup_s * 1000),
-                                duration_s=spec.min_s, iterations=spec.min_iters, fp16_onnx=fp16_model)
+                                duration_s=spec.min_s, iterations=spec.min_iters, fp16_onnx=fp16_model,
+                                remote_dir=spec.remote_dir)
     row["onnx_parity"] = parity
     row["parity_note"] = "ONNX checked against torch with ONNX Runtime; the engine's own outputs are not compared"
     return {"row": row}

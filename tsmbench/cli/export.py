@@ -104,6 +104,7 @@ def export_engine_command(
     device: Annotated[str, typer.Option("--device", help="cuda (TensorRT Python API here) | jetson (trtexec on the board).")] = "cuda",
     host: Annotated[Optional[str], typer.Option("--host", help="USER@BOARD for --device jetson from a workstation.")] = None,
     ssh_config: Annotated[Optional[Path], typer.Option("--ssh-config", help="ssh config file (ssh -F).")] = None,
+    remote_dir: Annotated[str, typer.Option("--remote-dir", help="Working folder on the board.")] = "/tmp/tsmbench",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Engine file (default: the engine cache).")] = None,
     batch: Annotated[int, typer.Option("--batch")] = 1,
     online: Annotated[bool, typer.Option("--online")] = False,
@@ -170,7 +171,8 @@ def export_engine_command(
             if not fp16.exists():
                 quantize.convert_fp16(onnx, fp16)
         final = output or Path.cwd() / f"{model}-{precision}-b{batch}.engine"
-        info = build_engine_on_board(board, src, final, precision=precision, batch_shape=shapes["input"], fp16_onnx=fp16)
+        info = build_engine_on_board(board, src, final, precision=precision, batch_shape=shapes["input"], fp16_onnx=fp16,
+                                     remote_dir=remote_dir)
         doc.update({"output": str(final), **{k: v for k, v in info.items() if k != "command"}})
         doc["note"] = ("parity: the ONNX file was checked against torch with ONNX Runtime; the engine was built on the "
                        "board and its outputs are not compared here")

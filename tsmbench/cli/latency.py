@@ -91,6 +91,7 @@ def latency_command(
     device: Annotated[str, typer.Option("--device", help="cpu | cuda | jetson")] = "cpu",
     host: Annotated[Optional[str], typer.Option("--host", help="USER@BOARD: run trtexec on a Jetson over the system ssh/scp.")] = None,
     ssh_config: Annotated[Optional[Path], typer.Option("--ssh-config", help="ssh config file passed as `ssh -F` (default: yours).")] = None,
+    remote_dir: Annotated[str, typer.Option("--remote-dir", help="Working folder on the board (ONNX, engines, logs).")] = "/tmp/tsmbench",
     precision: Annotated[str, typer.Option("--precision", "-p", help="fp32 | fp16 | bf16 | int8; several with commas.")] = "fp32",
     batch: Annotated[str, typer.Option("--batch", help="Batch sizes in clips (frames in stream mode), e.g. 1,8,16.")] = "1",
     mode: Annotated[str, typer.Option("--mode", help="clip: whole clips; stream: the online model frame by frame with its shift buffers.")] = "clip",
@@ -139,7 +140,7 @@ def latency_command(
     base = LatencySpec(
         model=model, device=device, mode=mode, segments=segments, size=size, threads=threads, warmup_s=warmup_s,
         min_s=min_s, min_iters=min_iters, num_classes=num_classes, weights=str(weights) if weights else None,
-        host=host, ssh_config=str(ssh_config) if ssh_config else None, torch_mode=torch_mode,
+        host=host, ssh_config=str(ssh_config) if ssh_config else None, remote_dir=remote_dir, torch_mode=torch_mode,
         channels_last=channels_last, calibration=calibration, allow_mismatch=allow_mismatch, energy=energy,
     )
     specs = expand(base, backends=backends, batches=parse_batches(batch), precisions=precisions)
