@@ -110,3 +110,13 @@ def test_two_process_distributed_matches_one_process(setup):
     runs = Path(os.environ["TSMBENCH_HOME"]) / "runs"
     assert stored(runs / dist["run_id"] / "predictions.sqlite") == (len(PLAN12), len(PLAN12))
     assert (runs / dist["run_id"] / "result.json").exists()  # rank 0 wrote the results
+
+
+def test_distributed_refused_resume_stops_every_rank(setup):
+    first = run_json([sys.executable, "-m", "tsmbench", *cli(setup, "--limit", "2")])
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+         "--master-port", str(free_port()), "-m", "tsmbench", *cli(setup, "--protocol", "dense", "--resume", first["run_id"])],
+        capture_output=True, text=True, timeout=180, env=env(),
+    )
+    assert proc.returncode != 0 and "cannot resume" in proc.stderr  # and no rank was left waiting

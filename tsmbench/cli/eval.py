@@ -174,17 +174,35 @@ def eval_command(
         box = [run_id]
         dist.broadcast_object_list(box, src=0)
         run_id = box[0]
-    store = PredictionStore.for_run(run_id, must_exist=resume is not None)
     meta = {
         "model": model, "weights": str(weights or ""), "dataset": card.name, "protocol": protocol, "crops": str(crops),
         "score_average": score_average, "num_segments": str(num_segments or getattr(net, "num_segments", "")),
         "input": to_json(cfg.__dict__),
     }
+    # Rank 0 creates (or checks) the store first, so ranks never race to create it, and a refused
+    # resume stops every rank instead of leaving the others waiting at a barrier.
+    store = None
+    problem: str | None = None
     if rank == 0:
-        store.check_or_set_meta(meta)
-        err_console.print(f"run {run_id}: {len(samples)} videos, predictions in {store.path} (resume with --resume {run_id})")
+        try:
+            store = PredictionStore.for_run(run_id, must_exist=resume is not None)
+            store.check_or_set_meta(meta)
+        except UsageError as exc:
+            problem = str(exc)
     if dist is not None:
-        dist.barrier()
+        box = [problem]
+        dist.broadcast_object_list(box, src=0)
+        problem = box[0]
+    if problem is not None:
+        if store is not None:
+            store.close()
+        if dist is not None:
+            dist.destroy_process_group()
+        raise UsageError(problem)
+    if store is None:
+        store = PredictionStore.for_run(run_id)
+    if rank == 0:
+        err_console.print(f"run {run_id}: {len(samples)} videos, predictions in {store.path} (resume with --resume {run_id})")
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
