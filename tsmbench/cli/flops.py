@@ -36,12 +36,16 @@ def flops(
     arch = str(getattr(net, "arch", model))
     size = size or get_spec(arch).default_size
     result = count_flops(net, num_segments=getattr(net, "num_segments", segments or 8), input_size=size, arch=arch)
+    from tsmbench.results.store import try_record_run
+
     record = result.to_record()
     record["model"] = model
+    doc = make_document([record])
     if json_output:
-        emit_json(make_document([record]))
-        return
-    _print(record)
+        emit_json(doc)
+    else:
+        _print(record)
+    try_record_run(doc)
 
 
 def _print(r: dict) -> None:
