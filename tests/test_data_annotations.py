@@ -68,8 +68,8 @@ def test_kinetics_csv(tmp_path):
     f.write_text("label,youtube_id,time_start,time_end,split\nair drumming,--nQbRBEz2s,104,114,val\nabseiling,0wR5jVB-WPk,417,427,val\n")
     s = parse_kinetics_csv(f, ["abseiling", "air drumming"])
     assert [(x.video_id, x.path, x.label) for x in s] == [
-        ("--nQbRBEz2s", "air drumming/--nQbRBEz2s_000104_000114.mp4", 1),
-        ("0wR5jVB-WPk", "abseiling/0wR5jVB-WPk_000417_000427.mp4", 0),
+        ("--nQbRBEz2s_000104_000114", "air drumming/--nQbRBEz2s_000104_000114.mp4", 1),
+        ("0wR5jVB-WPk_000417_000427", "abseiling/0wR5jVB-WPk_000417_000427.mp4", 0),
     ]
     assert kinetics_file_name("abc", 5, 15) == "abc_000005_000015.mp4"
     with pytest.raises(DatasetError, match="not in the dataset's class list"):
@@ -113,3 +113,14 @@ def test_card_by_path_and_errors(tmp_path):
         load_dataset_card(p)
     with pytest.raises(DatasetError, match="unknown dataset"):
         load_dataset_card("no_such_dataset")
+
+
+def test_kinetics_layouts_resolve(tmp_path):
+    from tsmbench.data.loader import resolve_path
+
+    (tmp_path / "air_drumming").mkdir()
+    (tmp_path / "air_drumming" / "a.mp4").write_bytes(b"x")
+    (tmp_path / "b.mp4").write_bytes(b"x")
+    assert resolve_path(tmp_path, "air drumming/a.mp4") == tmp_path / "air_drumming" / "a.mp4"
+    assert resolve_path(tmp_path, "abseiling/b.mp4") == tmp_path / "b.mp4"
+    assert resolve_path(tmp_path, "abseiling/c.mp4") == tmp_path / "abseiling" / "c.mp4"  # missing: reported as asked

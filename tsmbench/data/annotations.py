@@ -113,7 +113,8 @@ def parse_kinetics_csv(path: str | Path, classes: Sequence[str], *, video_ext: s
                     ) from None
                 if label not in index:
                     raise DatasetError(f"{path}:{n}: class {label!r} is not in the dataset's class list")
-                out.append(VideoSample(video_id=row["youtube_id"], path=f"{label}/{name}", label=index[label]))
+                clip_id = name[: -len(video_ext)] if video_ext else name  # a YouTube id can hold several clips
+                out.append(VideoSample(video_id=clip_id, path=f"{label}/{name}", label=index[label]))
     except OSError as exc:
         raise DatasetError(f"cannot read Kinetics CSV {path}: {exc.strerror or exc}") from None
     return out

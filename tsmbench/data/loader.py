@@ -38,9 +38,11 @@ def resolve_path(root: str | Path | None, rel: str) -> Path:
     if not p.is_absolute() and root is not None:
         p = Path(root) / rel
     if not p.exists() and root is not None and "/" in rel:
-        flat = Path(root) / Path(rel).name  # <label>/<clip> lists against a flat folder of clips
-        if flat.exists():
-            return flat
+        head, name = rel.rsplit("/", 1)
+        # Kinetics <label>/<clip>: class folders are often written with underscores, or not at all.
+        for alt in (Path(root) / head.replace(" ", "_") / name, Path(root) / name):
+            if alt.exists():
+                return alt
     return p
 
 
