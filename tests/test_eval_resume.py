@@ -58,6 +58,7 @@ def run_json(args: list[str], timeout: int = 300) -> dict:
     return json.loads(proc.stdout)["results"][0]
 
 
+@pytest.mark.slow
 def test_kill9_then_resume_gives_the_uninterrupted_metrics(setup, _isolated_home):
     # dense x 10 crops: 100 clips per video keeps the run slow enough to kill in the middle.
     heavy = ("--protocol", "dense", "--crops", "10", "--batch-size", "1")
@@ -99,6 +100,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_process_distributed_matches_one_process(setup):
     single = run_json([sys.executable, "-m", "tsmbench", *cli(setup, "--protocol", "twice")])
     dist = run_json([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
@@ -112,6 +114,7 @@ def test_two_process_distributed_matches_one_process(setup):
     assert (runs / dist["run_id"] / "result.json").exists()  # rank 0 wrote the results
 
 
+@pytest.mark.slow
 def test_distributed_refused_resume_stops_every_rank(setup):
     first = run_json([sys.executable, "-m", "tsmbench", *cli(setup, "--limit", "2")])
     proc = subprocess.run(
