@@ -188,13 +188,18 @@ def torch_reference(model: Any, inputs: Sequence[Any]) -> Any:
 
 
 def onnxruntime_parity(
-    model: Any, onnx_path: str | Path, *, batch: int, segments: int, size: int, precision: str = "fp32", seed: int = 1234
+    model: Any, onnx_path: str | Path, *, batch: int, segments: int, size: int, precision: str = "fp32", seed: int = 1234,
+    inputs: Sequence[Any] | None = None,
 ) -> ParityReport:
-    """Run the ONNX file with ONNX Runtime (CPU) and torch on fresh random inputs and compare."""
+    """Run the ONNX file with ONNX Runtime (CPU) and torch on fresh random inputs (or `inputs`) and compare."""
     from tsmbench.backends.onnxruntime_backend import make_session
 
-    inputs = example_inputs(model, batch=batch, segments=segments, size=size, seed=seed)
-    if is_online(model):  # non-zero buffers exercise the shift path too
+    if inputs is not None:
+        inputs = tuple(inputs)
+    else:
+        inputs = example_inputs(model, batch=batch, segments=segments, size=size, seed=seed)
+    if is_online(model) and len(inputs) > 1 and not any(bool(b.any()) for b in inputs[1:]):
+        # non-zero buffers exercise the shift path too
         import torch
 
         g = torch.Generator().manual_seed(seed + 1)

@@ -87,6 +87,24 @@ def _inputs(model: Any, spec: LatencySpec, seed: int = 0) -> tuple[Any, ...]:
     return example_inputs(model, batch=spec.batch, segments=spec.segments, size=spec.size, seed=seed)
 
 
+def parity_inputs(model: Any, spec: LatencySpec, seed: int = 4321) -> tuple[Any, ...]:
+    """Fresh inputs for a parity check. int8 engines are compared on inputs drawn like their
+    calibration data (realistic random frames, or synthetic-benchmark frames), with a new seed:
+    white noise far outside the calibrated ranges would measure clipping, not the engine."""
+    if spec.precision != "int8":
+        return _inputs(model, spec, seed=seed)
+    import torch
+
+    from tsmbench.backends.export import example_inputs
+    from tsmbench.backends.quantize import calibration_feeds
+
+    shapes = {"input": tuple(_inputs(model, spec)[0].shape)}
+    source = spec.calibration if spec.calibration in ("random", "synthetic") else "random"
+    clip = torch.from_numpy(calibration_feeds(source, shapes, batches=1, seed=seed)[0]["input"])
+    rest = example_inputs(model, batch=spec.batch, segments=spec.segments, size=spec.size, seed=seed)[1:]
+    return (clip.reshape(shapes["input"]), *rest)
+
+
 def _onnx(model: Any, spec: LatencySpec, log: Log | None) -> tuple[Path, dict[str, Any]]:
     """Exported fp32 ONNX (cached) and its ONNX Runtime parity with torch."""
     from tsmbench.backends.export import ensure_onnx, enforce, onnxruntime_parity
@@ -161,7 +179,7 @@ def _run_onnxruntime(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
         path = hpath
     if spec.precision != "fp32":
         # Parity of the reduced-precision model itself, on fresh inputs.
-        inputs = _inputs(model, spec, seed=4321)
+        inputs = parity_inputs(model, spec)
         ref = torch_reference(model, inputs)
         sess = make_session(path, device="cpu")
         feeds = {i.name: t.numpy() for i, t in zip(sess.get_inputs(), inputs)}
@@ -197,7 +215,7 @@ def _run_tensorrt(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
                                             precision=spec.precision, shapes=shapes, batch=spec.batch,
                                             calibration=cal, log=log)
     runner = trtb.TensorRTRunner(engine, shapes, stream=spec.mode == "stream")
-    inputs = _inputs(model, spec, seed=4321)
+    inputs = parity_inputs(model, spec)
     ref = torch_reference(model, inputs)
     names = list(shapes)
     report = compare_logits(ref, runner.run(dict(zip(names, inputs))), precision=spec.precision)

@@ -178,12 +178,12 @@ def convert_fp16(fp32_path: str | Path, out_path: str | Path) -> Path:
     return out_path
 
 
-def _normalise(frames_uint8: Any) -> Any:
-    """(T, H, W, 3) uint8 RGB -> (T, 3, H, W) float32, ImageNet-normalised like the models' input."""
+def _normalise(frames_uint8: Any, mean: tuple[float, ...] = _MEAN, std: tuple[float, ...] = _STD) -> Any:
+    """(T, H, W, 3) uint8 RGB -> (T, 3, H, W) float32, normalised like the models' input (ImageNet by default)."""
     import numpy as np
 
     x = frames_uint8.astype(np.float32) / 255.0
-    x = (x - np.asarray(_MEAN, dtype=np.float32)) / np.asarray(_STD, dtype=np.float32)
+    x = (x - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
     return x.transpose(0, 3, 1, 2).copy()
 
 
@@ -194,6 +194,17 @@ def _resize(frames_uint8: Any, size: int) -> Any:
     if frames_uint8.shape[1] == size and frames_uint8.shape[2] == size:
         return frames_uint8
     return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR)) for f in frames_uint8])
+
+
+def synthetic_normalisation() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """mean/std of the bundled synthetic benchmark (its dataset card's input block), ImageNet if unreadable."""
+    try:
+        from tsmbench.data.cards import load_dataset_card
+
+        block = load_dataset_card("synthetic").extra.get("input") or {}
+        return tuple(block["mean"]), tuple(block["std"])
+    except (KeyError, TypeError, OSError, ValueError, ImportError):
+        return _MEAN, _STD
 
 
 def _synthetic_clips(count: int, *, frames: int, size: int, seed: int) -> list[Any]:
@@ -249,7 +260,8 @@ def calibration_feeds(
         if not folder.is_dir():
             raise UsageError(f"--calibration must be 'random', 'synthetic' or a folder of videos, got {source!r}")
         clips = _video_clips(folder, count, frames=max(frames, 8) if online else frames, size=size)
-    arrays = [_normalise(c) for c in clips]
+    mean, std = synthetic_normalisation() if source == "synthetic" else (_MEAN, _STD)
+    arrays = [_normalise(c, mean, std) for c in clips]
     feeds = []
     extra = random_calibration({k: v for k, v in input_shapes.items() if k != "input"}, batches=batches, seed=seed)
     for b in range(batches):

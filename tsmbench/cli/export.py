@@ -85,7 +85,15 @@ def export_onnx_command(
                 quantize.quantize_int8(target, output, calibration=quantize.calibration_feeds(calibration, shapes))
             else:
                 quantize.convert_fp16(target, output)
-            report = ex.onnxruntime_parity(m, output, batch=check_batch, segments=seg, size=size, precision=precision)
+            inputs = None
+            if precision == "int8":  # compared on fresh inputs drawn like the calibration data, not white noise
+                import torch
+
+                source = calibration if calibration in ("random", "synthetic") else "random"
+                feed = quantize.calibration_feeds(source, quantize._static_shapes(target, check_batch), batches=1, seed=4321)[0]
+                inputs = [torch.from_numpy(v) for v in feed.values()]
+            report = ex.onnxruntime_parity(m, output, batch=check_batch, segments=seg, size=size, precision=precision,
+                                           inputs=inputs)
             doc["parity"] = report.as_dict()
             ex.enforce(report, allow_mismatch=allow_mismatch, what=f"{precision} ONNX model of {model}")
     except Exception:
