@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "eval",
     "zoo",
     "latency", "export",
+    "train",
 ]
 
 

@@ -57,9 +57,13 @@ PAIRS: tuple[str, ...] = (
 NUM_CLASSES = len(CLASSES)
 SPLITS = ("train", "val")
 _SPLIT_IDS = {"train": 0, "val": 1}
-_SHAPES = ("disc", "square", "bar", "triangle", "cross")
-# Shapes whose rotation is visible (not rotationally symmetric).
-_ROTATING_SHAPES = ("bar", "triangle", "cross", "square")
+_SHAPES = ("disc", "square", "bar", "triangle", "cross", "ring")
+#: Each pair's object, like the "something" of a Something-Something template: a single frame
+#: tells which pair a clip belongs to, never which way it runs. The cross is asymmetric so that
+#: its rotation is visible at any angle.
+PAIR_SHAPES: tuple[str, ...] = ("disc", "square", "triangle", "cross", "bar", "ring")
+#: Each pair's object colour family (hue in degrees, drawn within +-20 of it).
+PAIR_HUES: tuple[float, ...] = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,24 @@ class SyntheticConfig:
         return {"train": self.train_per_class, "val": self.val_per_class}[_check_split(split)]
 
 
+def config_from_card(generator: dict | None) -> SyntheticConfig:
+    """The SyntheticConfig that a dataset card's `generator:` block describes (defaults otherwise)."""
+    g = dict(generator or {})
+    base = SyntheticConfig()
+    frames = g.get("frames") or [base.min_frames, base.max_frames]
+    try:
+        return SyntheticConfig(
+            seed=int(g.get("seed", base.seed)),
+            size=int(g.get("size", base.size)),
+            min_frames=int(frames[0]),
+            max_frames=int(frames[1]),
+            train_per_class=int(g.get("train_per_class", base.train_per_class)),
+            val_per_class=int(g.get("val_per_class", base.val_per_class)),
+        )
+    except (TypeError, ValueError, IndexError) as exc:
+        raise DatasetError(f"the synthetic card's generator block is malformed: {exc}") from None
+
+
 def pair_of(label: int) -> int:
     """The pair index of a class label (labels 2k and 2k+1 form pair k)."""
     return label // 2
@@ -115,7 +137,8 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    base = rng.uniform(0.15, 0.85, 3)
+    # A muted, tinted grey: varied, but never as saturated as the objects.
+    base = rng.uniform(0.25, 0.75) + rng.uniform(-0.08, 0.08, 3)
     field = _smooth_noise(rng, size, int(rng.integers(2, 6))) - 0.5
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     theta = rng.uniform(0, np.pi)
@@ -125,13 +148,20 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(bg, 0, 1)
 
 
-def _contrasting_colour(rng: np.random.Generator, near: np.ndarray) -> np.ndarray:
-    """A colour at least ~0.45 away (Euclidean, RGB in 0-1) from `near`."""
+def _contrasting_colour(rng: np.random.Generator, near: np.ndarray, hue: float | None = None) -> np.ndarray:
+    """A saturated colour at least ~0.45 away (Euclidean, RGB in 0-1) from `near`.
+
+    `hue` (degrees) keeps the colour within +-20 degrees of it; None draws any hue.
+    """
+    import colorsys
+
+    c = 1.0 - near
     for _ in range(64):
-        c = rng.uniform(0, 1, 3)
+        h = (hue + rng.uniform(-20, 20) if hue is not None else rng.uniform(0, 360)) % 360
+        c = np.array(colorsys.hsv_to_rgb(h / 360, rng.uniform(0.65, 1.0), rng.uniform(0.55, 1.0)))
         if np.linalg.norm(c - near) > 0.45:
             return c
-    return 1.0 - near
+    return c
 
 
 def _shape_mask(
@@ -147,6 +177,8 @@ def _shape_mask(
     u, v = c * dx + s * dy, -s * dx + c * dy  # coordinates in the shape's own frame
     if shape == "disc":
         sd = np.hypot(u, v) - radius
+    elif shape == "ring":
+        sd = np.abs(np.hypot(u, v) - radius * 0.8) - radius * 0.3
     elif shape == "square":
         sd = np.maximum(np.abs(u), np.abs(v)) - radius * 0.8
     elif shape == "bar":
@@ -179,14 +211,14 @@ class _Obj:
     visible: np.ndarray  # per-frame 0/1
 
 
-def _motion_blurred(obj: _Obj, t: int, size: int, substeps: int = 3) -> np.ndarray:
+def _motion_blurred(obj: _Obj, t: int, size: int, substeps: int = 4) -> np.ndarray:
     """Coverage of frame t averaged over the exposure (sub-steps towards the neighbours).
 
     The shutter is symmetric in time, so blur says how fast something moves, never which way.
     """
     n = len(obj.x)
     acc = np.zeros((size, size))
-    offsets = np.linspace(-0.3, 0.3, substeps)
+    offsets = np.linspace(-0.4, 0.4, substeps)
     for o in offsets:
         tt = float(np.clip(t + o, 0, n - 1))
         i0 = min(int(tt), n - 2) if n > 1 else 0
@@ -209,9 +241,9 @@ def render_clip(label: int, rng: np.random.Generator, *, num_frames: int, size: 
     bg = _background(rng, size)
     gain = np.full(num_frames, rng.uniform(0.65, 1.1))
 
-    shape = str(rng.choice(_ROTATING_SHAPES if pair == 3 else _SHAPES))
-    colour = _contrasting_colour(rng, bg.mean((0, 1)))
-    radius0 = rng.uniform(0.09, 0.16) * size
+    shape = PAIR_SHAPES[pair]
+    colour = _contrasting_colour(rng, bg.mean((0, 1)), PAIR_HUES[pair])
+    radius0 = rng.uniform(0.12, 0.2) * size
     margin = radius0 * 1.3 + 2
     x = np.full(num_frames, rng.uniform(margin, size - margin))
     y = np.full(num_frames, rng.uniform(margin, size - margin))
@@ -220,24 +252,25 @@ def render_clip(label: int, rng: np.random.Generator, *, num_frames: int, size: 
     visible = np.ones(num_frames)
 
     if pair in (0, 1):  # moving left (x decreasing) / moving up (y decreasing)
-        travel_room = size - 2 * margin
-        speed = min(rng.uniform(1.5, 3.5), travel_room / span)
-        start = rng.uniform(margin + speed * span, size - margin)
+        # The travel is a share of the frame over the whole clip, so long and short clips move alike.
+        travel = min(rng.uniform(0.3, 0.55) * size, size - 2 * margin)
+        speed = travel / span
+        start = rng.uniform(margin + travel, size - margin)
         path = start - speed * t
         if pair == 0:
             x = path
         else:
             y = path
     elif pair == 2:  # approaching: growing
-        r0 = rng.uniform(0.06, 0.1) * size
-        r1 = r0 * rng.uniform(1.8, 2.6)
+        r0 = rng.uniform(0.07, 0.1) * size
+        r1 = r0 * rng.uniform(2.0, 2.8)
         radius = r0 + (r1 - r0) * t / span
         m = r1 * 1.3 + 1
         x = np.full(num_frames, rng.uniform(m, size - m))
         y = np.full(num_frames, rng.uniform(m, size - m))
     elif pair == 3:  # rotating clockwise on screen
-        omega = np.deg2rad(rng.uniform(12, 24))
-        angle = angle + omega * t
+        turn = np.deg2rad(rng.uniform(100, 190))  # under 45 degrees between sampled frames
+        angle = angle + turn * t / span
     elif pair == 4:  # appearing: pops in at a random frame
         k = int(rng.integers(max(1, num_frames // 4), max(2, (3 * num_frames) // 4) + 1))
         visible = (t >= k).astype(np.float64)
@@ -254,14 +287,14 @@ def render_clip(label: int, rng: np.random.Generator, *, num_frames: int, size: 
     distractor = None
     if rng.random() < 0.4:
         dshape = str(rng.choice(_SHAPES))
-        dcol = _contrasting_colour(rng, bg.mean((0, 1)))
+        dcol = rng.uniform(0, 1, 3)
         dmask = _shape_mask(
             dshape, rng.uniform(6, size - 6), rng.uniform(6, size - 6), rng.uniform(0.05, 0.09) * size,
             rng.uniform(0, 2 * np.pi), size,
         )
         distractor = (dmask, dcol)
 
-    noise_sigma = rng.uniform(0.01, 0.035)
+    noise_sigma = rng.uniform(0.005, 0.025)
     frames = np.empty((num_frames, size, size, 3), dtype=np.float64)
     for i in range(num_frames):
         img = bg.copy()
