@@ -127,3 +127,14 @@ def test_calibration_from_a_folder_of_videos(tmp_path):
         write_video(render_clip(i, rng, num_frames=8, size=32), tmp_path / f"v{i}.mp4")
     feeds = quantize.calibration_feeds(str(tmp_path), {"input": (1, 4, 3, 48, 48)}, batches=2)
     assert feeds[1]["input"].shape == (1, 4, 3, 48, 48)
+
+
+def test_degenerate_logits_do_not_require_top1():
+    tiny = np.array([[1e-10, 2e-10], [3e-10, 1e-10]])
+    flipped = tiny[:, ::-1].copy()
+    report = ex.compare_logits(tiny, flipped, precision="int8")
+    assert report.degenerate and report.top1_agreement == 0.0
+    assert report.ok  # differences of 1e-10 are nothing against the 1e-6 floor
+    assert "not meaningful" in report.describe()
+    big = ex.compare_logits(tiny * 1e6, flipped * 1e6, precision="int8")
+    assert not big.degenerate and not big.ok

@@ -203,6 +203,8 @@ def test_latency_over_ssh_trt10(board):
     assert row["energy_j_per_clip"] > 0 and row["energy_source"] == "tegrastats input rail"
     assert row["engine_built"] is True
     assert row["onnx_parity"]["ok"]
+    assert row["environment"]["board_state"]["power_mode"] == "15W"  # nvpmodel -q on the board
+    assert row["environment"]["board_state"]["clocks_pinned"] is True  # jetson_clocks --show
     calls = _calls(board)
     build = next(c for c in calls if any(a.startswith("--saveEngine=") for a in c))
     run = next(c for c in calls if any(a.startswith("--loadEngine=") for a in c))

@@ -33,6 +33,9 @@ PARITY_TOLERANCES: dict[str, tuple[float, float]] = {
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 DEFAULT_OPSET = 17
+#: Logits smaller than this everywhere carry no ranking (untrained heads at tiny inputs): the
+#: relative difference is taken against this floor and top-1 agreement is not required.
+LOGIT_FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -46,16 +49,20 @@ class ParityReport:
     top1_agreement: float
     tolerance_rel: float
     tolerance_top1: float
+    #: every |logit| below LOGIT_FLOOR (an untrained model): top-1 is then noise and not required
+    degenerate: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.max_rel_diff <= self.tolerance_rel and self.top1_agreement >= self.tolerance_top1
+        top1_ok = self.degenerate or self.top1_agreement >= self.tolerance_top1
+        return self.max_rel_diff <= self.tolerance_rel and top1_ok
 
     def describe(self) -> str:
         return (
             f"parity vs torch on {self.samples} random input(s): max |diff| {self.max_abs_diff:.3g} "
             f"({self.max_rel_diff:.2%} of max |logit|, tolerance {self.tolerance_rel:.2%}), top-1 agreement "
             f"{self.top1_agreement:.0%} (tolerance {self.tolerance_top1:.0%})"
+            + (" [all logits below 1e-6: top-1 not meaningful]" if self.degenerate else "")
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,10 +83,10 @@ def compare_logits(reference: Any, candidate: Any, *, precision: str = "fp32") -
         raise ParityError("engine output contains NaN or Inf (overflow in reduced precision?)")
     diff = float(np.abs(ref - cand).max()) if ref.size else 0.0
     scale = float(np.abs(ref).max()) if ref.size else 0.0
-    rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+    rel = diff / max(scale, LOGIT_FLOOR)
     agree = float((ref.argmax(1) == cand.argmax(1)).mean()) if len(ref) else 1.0
     tol_rel, tol_top1 = PARITY_TOLERANCES.get(precision, PARITY_TOLERANCES["fp32"])
-    return ParityReport(precision, len(ref), diff, rel, agree, tol_rel, tol_top1)
+    return ParityReport(precision, len(ref), diff, rel, agree, tol_rel, tol_top1, degenerate=scale < LOGIT_FLOOR)
 
 
 def enforce(report: ParityReport, *, allow_mismatch: bool, what: str) -> None:

@@ -312,7 +312,15 @@ def _environment(spec: LatencySpec) -> dict[str, Any]:
 
     env = environment(device=spec.device, threads=spec.threads)
     if spec.host:
+        # The figures come from the board: record its power mode and clocks, not only this machine's.
+        from tsmbench.devices.jetson import board_state
+        from tsmbench.devices.ssh import SshHost
+
         env["board"] = spec.host
+        try:
+            env["board_state"] = board_state(SshHost(spec.host, config=spec.ssh_config))
+        except TsmbenchError as exc:
+            env["board_state_error"] = str(exc)
     return env
 
 

@@ -181,8 +181,9 @@ class TensorRTRunner:
         self.context = self.engine.create_execution_context()
         self.stream = torch.cuda.Stream()  # never the default stream
         dtypes = {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32, trt.int8: torch.int8}
-        if hasattr(trt, "bfloat16"):
-            dtypes[trt.bfloat16] = torch.bfloat16
+        for trt_name, torch_dtype in (("bfloat16", torch.bfloat16), ("int64", torch.int64), ("bool", torch.bool)):
+            if hasattr(trt, trt_name):
+                dtypes[getattr(trt, trt_name)] = torch_dtype
         self.inputs: dict[str, Any] = {}
         self.outputs: dict[str, Any] = {}
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
