@@ -28,7 +28,7 @@ import numpy as np
 from tsmbench.errors import DatasetError, UsageError
 
 #: Bump when the rendering changes, so cached copies under $TSMBENCH_HOME are regenerated.
-SYNTHETIC_VERSION = "1"
+SYNTHETIC_VERSION = "2"
 
 #: Class names, in label order. Labels 2k and 2k+1 form pair k: the same event, reversed in time.
 CLASSES: tuple[str, ...] = (
@@ -74,7 +74,7 @@ class SyntheticConfig:
     size: int = 64
     min_frames: int = 8
     max_frames: int = 16
-    train_per_class: int = 60
+    train_per_class: int = 80
     val_per_class: int = 20
     fps: int = 8
     crf: int = 12
@@ -269,7 +269,9 @@ def render_clip(label: int, rng: np.random.Generator, *, num_frames: int, size: 
         x = np.full(num_frames, rng.uniform(m, size - m))
         y = np.full(num_frames, rng.uniform(m, size - m))
     elif pair == 3:  # rotating clockwise on screen
-        turn = np.deg2rad(rng.uniform(100, 190))  # under 45 degrees between sampled frames
+        # 200-320 degrees over the clip: 30-45 degrees between sampled frames, enough to see at
+        # a tiny network's 16x16 feature maps; the cross's long arm makes every angle distinct.
+        turn = np.deg2rad(rng.uniform(200, 320))
         angle = angle + turn * t / span
     elif pair == 4:  # appearing: pops in at a random frame
         k = int(rng.integers(max(1, num_frames // 4), max(2, (3 * num_frames) // 4) + 1))
@@ -411,7 +413,7 @@ def generate(
             write_split(tmp, config, _check_split(split))
         write_classes(tmp)
         (tmp / "config.txt").write_text(_config_text(config, splits), encoding="utf-8")
-        os.replace(tmp, root)
+        os.replace(tmp, root)  # fails if another process renamed its copy into place first
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -447,4 +449,10 @@ def ensure_synthetic(
         return root, True
     if root.exists():  # an older or foreign copy: replace it
         shutil.rmtree(root)
-    return generate(root, config, splits), False
+    try:
+        return generate(root, config, splits), False
+    except (OSError, UsageError):
+        # Another process finished the same generation first: its copy is as good as ours.
+        if done.is_file() and done.read_text(encoding="utf-8") == _config_text(config, splits):
+            return root, True
+        raise
