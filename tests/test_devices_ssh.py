@@ -4,9 +4,10 @@ The "board" is this machine reached over ssh/scp with a temporary host key, a te
 authorized key and a temporary ssh config passed with `-F`. On the board side, stand-in
 `trtexec`, `tegrastats`, `nvpmodel` and `jetson_clocks` scripts are put first on PATH (sshd's
 SetEnv). They are NOT TensorRT: they print the documented output formats (trtexec's
-"=== Performance summary ===" block of TensorRT 10.3 from tests/data/trtexec, its --exportTimes
-JSON, an Orin Nano tegrastats line, `nvpmodel -q`, `jetson_clocks --show`) and record their
-command lines, so that what is tested is tsmbench's side: ssh/scp with BatchMode, copying the
+"=== Performance summary ===" block of TensorRT 10.3 / 11 from tests/data/trtexec, its
+--exportTimes JSON and --exportOutput JSON, an Orin Nano tegrastats line, `nvpmodel -q`,
+`jetson_clocks --show`) and record their command lines; the stand-in "engine" computes its
+--loadInputs/--exportOutput inference with ONNX Runtime on the ONNX it was "built" from, so that what is tested is tsmbench's side: ssh/scp with BatchMode, copying the
 ONNX, the build and run command lines per TensorRT generation, collecting tegrastats during the
 run, bringing the files back and parsing them.
 """
@@ -52,12 +53,28 @@ if int(code) >= 110000 and any(a in sys.argv for a in ("--fp16", "--int8", "--be
 if "saveEngine" in args:
     if not os.path.exists(args["onnx"]):
         print("[E] Cannot open " + args["onnx"]); sys.exit(1)
-    with open(args["saveEngine"], "wb") as f:
-        f.write(b"fake-engine:" + open(args["onnx"], "rb").read()[:64])
+    with open(args["saveEngine"], "wb") as f:  # the "engine" remembers its ONNX file
+        f.write(b"fake-engine:" + os.path.abspath(args["onnx"]).encode())
     print("[I] Engine built"); print("&&&& PASSED TensorRT.trtexec"); sys.exit(0)
 if "loadEngine" in args:
-    if not open(args["loadEngine"], "rb").read().startswith(b"fake-engine:"):
+    blob = open(args["loadEngine"], "rb").read()
+    if not blob.startswith(b"fake-engine:"):
         print("[E] bad engine"); sys.exit(1)
+if "loadInputs" in args and "exportOutput" in args:
+    # One inference on the given raw inputs, computed with ONNX Runtime on the ONNX the "engine" was built from.
+    import numpy as np, onnxruntime as ort
+    sess = ort.InferenceSession(blob[len(b"fake-engine:"):].decode(), providers=["CPUExecutionProvider"])
+    files = dict(item.split(":", 1) for item in args["loadInputs"].split(","))
+    feeds = {{}}
+    for i in sess.get_inputs():
+        feeds[i.name] = np.fromfile(files[i.name], dtype="<f4").reshape(i.shape)
+    outs = sess.run(None, feeds)
+    if os.path.exists(os.path.join(here, "perturb")):
+        outs[0] = outs[0] + np.abs(outs[0]).max() * np.linspace(-1, 1, outs[0].size).reshape(outs[0].shape)
+    json.dump([{{"name": o.name, "dimensions": "x".join(map(str, v.shape)), "values": v.ravel().tolist()}}
+               for o, v in zip(sess.get_outputs(), outs)], open(args["exportOutput"], "w"))
+    sys.exit(0)
+if "loadEngine" in args:
     print(open(os.path.join(here, "summary.txt")).read())
     if "exportTimes" in args:
         t, recs = 0.0, []
@@ -203,11 +220,16 @@ def test_latency_over_ssh_trt10(board):
     assert row["energy_j_per_clip"] > 0 and row["energy_source"] == "tegrastats input rail"
     assert row["engine_built"] is True
     assert row["onnx_parity"]["ok"]
+    # The engine's own logits (trtexec --loadInputs/--exportOutput on the board) were compared with torch.
+    assert row["parity"]["ok"] and row["parity"]["precision"] == "fp16" and row["parity"]["max_rel_diff"] < 1e-3
     assert row["environment"]["board_state"]["power_mode"] == "15W"  # nvpmodel -q on the board
     assert row["environment"]["board_state"]["clocks_pinned"] is True  # jetson_clocks --show
     calls = _calls(board)
     build = next(c for c in calls if any(a.startswith("--saveEngine=") for a in c))
-    run = next(c for c in calls if any(a.startswith("--loadEngine=") for a in c))
+    run = next(c for c in calls if any(a.startswith("--exportTimes=") for a in c))
+    check = next(c for c in calls if any(a.startswith("--exportOutput=") for a in c))
+    assert calls.index(check) < calls.index(run)  # parity first, timing only for an engine that agrees
+    assert any(a.startswith("--loadInputs=input:") for a in check)
     assert "--fp16" in build and "--memPoolSize=workspace:1024M" in build
     assert any(a.startswith("--onnx=" + board["remote_dir"]) for a in build)  # the ONNX was copied to the board
     assert "--minShapes=input:1x4x3x32x32" in build
@@ -235,6 +257,21 @@ def test_latency_over_ssh_trt11_sends_typed_onnx(board):
     assert any(a.startswith("--onnx=") and "-fp16-" in a for a in build)  # the fp16-typed model
 
 
+def test_engine_disagreeing_with_torch_is_refused_unless_allowed(board):
+    (board["bin"] / "perturb").write_text("1")
+    args = ["latency", "tsm_resnet_tiny", "--segments", "4", "--size", "32", "--num-classes", "5",
+            "--backend", "trtexec", "--device", "jetson", "--host", "board", "--ssh-config", str(board["config"]),
+            "--remote-dir", board["remote_dir"], "--min-s", "1", "--min-iters", "5", "--json"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 1
+    (row,) = json.loads(refused.stdout)["results"]
+    assert row["status"] == "error" and "disagrees with torch" in row["error"]
+    assert not any(any(a.startswith("--exportTimes=") for a in c) for c in _calls(board))  # never timed
+    allowed = CliRunner().invoke(app, [*args, "--allow-mismatch"])
+    (row,) = json.loads(allowed.stdout)["results"]
+    assert row["status"] == "ok" and row["parity"]["ok"] is False
+
+
 def test_unreachable_board_is_an_error_row(board):
     args = ["latency", "tsm_resnet_tiny", "--segments", "4", "--size", "32", "--num-classes", "5",
             "--backend", "trtexec", "--device", "jetson", "--host", "nobody-here@board", "--ssh-config", str(board["config"]),
@@ -255,5 +292,6 @@ def test_export_engine_on_board_brings_engine_back(board, tmp_path):
     doc = json.loads(result.stdout)
     assert doc["tensorrt_version"] == "10.3.0" and doc["output"] == str(out)
     assert out.read_bytes().startswith(b"fake-engine:")
+    assert doc["parity"]["ok"] and doc["parity"]["precision"] == "int8"  # the board's engine vs torch
     build = next(c for c in _calls(board) if any(a.startswith("--saveEngine=") for a in c))
     assert "--int8" in build and any("int8" in a for a in build if a.startswith("--onnx="))

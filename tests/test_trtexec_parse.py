@@ -110,3 +110,18 @@ def test_run_command_per_generation():
     assert "--percentile=90,95,99" in r10 and "--duration=3" in r10
     r11 = tx.run_command("m.engine", generation=11, cuda_graph=True)
     assert "--useSpinWait" not in r11 and "--useCudaGraph" not in r11  # on by default in TRT 11
+
+
+def test_export_output_and_parity_command(tmp_path):
+    (tmp_path / "out.json").write_text(
+        '[{"name": "logits", "dimensions": "2x3", "values": [1, 2, 3, 4, 5, 6]},'
+        ' {"name": "buffer_out_0", "dimensions": "1x2", "values": [0.5, 0.25]}]'
+    )
+    out = tx.parse_export_output(tmp_path / "out.json")
+    assert out["logits"].shape == (2, 3) and out["logits"][1, 2] == 6
+    assert out["buffer_out_0"].tolist() == [[0.5, 0.25]]
+    with pytest.raises(TsmbenchError):
+        tx.parse_export_output([])
+    cmd = tx.parity_command("e.engine", inputs={"input": "/b/in.bin", "buffer_in_0": "/b/b0.bin"}, export_output="/b/o.json")
+    assert "--loadInputs=input:/b/in.bin,buffer_in_0:/b/b0.bin" in cmd
+    assert "--exportOutput=/b/o.json" in cmd and "--iterations=1" in cmd

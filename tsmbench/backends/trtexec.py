@@ -283,6 +283,44 @@ def run_command(
     return cmd
 
 
+def parity_command(
+    engine: str | Path,
+    *,
+    inputs: dict[str, str | Path],
+    export_output: str | Path,
+    trtexec: str = "trtexec",
+) -> list[str]:
+    """One inference on given inputs (raw little-endian binaries, C order), outputs exported as JSON."""
+    load = ",".join(f"{name}:{path}" for name, path in inputs.items())
+    return [trtexec, f"--loadEngine={engine}", f"--loadInputs={load}", "--iterations=1", "--warmUp=0",
+            "--duration=0", f"--exportOutput={export_output}"]
+
+
+def parse_export_output(source: str | Path | Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """--exportOutput JSON ([{"name", "dimensions": "1x10", "values": [...]}, ...]) -> {name: ndarray}."""
+    import numpy as np
+
+    if isinstance(source, (str, Path)):
+        try:
+            records = json.loads(Path(source).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise TsmbenchError(f"cannot read trtexec --exportOutput file {source}: {exc}") from None
+    else:
+        records = list(source)
+    out: dict[str, Any] = {}
+    for rec in records if isinstance(records, list) else []:
+        if not isinstance(rec, dict) or "name" not in rec:
+            continue
+        dims = [int(d) for d in str(rec.get("dimensions", "")).split("x") if d.strip().lstrip("-").isdigit()]
+        values = np.asarray(rec.get("values", []), dtype=np.float64)
+        if dims and values.size == int(np.prod(dims)):
+            values = values.reshape(dims)
+        out[str(rec["name"])] = values
+    if not out:
+        raise TsmbenchError("trtexec --exportOutput file holds no output tensors")
+    return out
+
+
 def find_trtexec() -> str:
     """Path of a local trtexec (PATH, then the usual TensorRT/JetPack locations)."""
     import shutil

@@ -179,11 +179,17 @@ def export_engine_command(
             if not fp16.exists():
                 quantize.convert_fp16(onnx, fp16)
         final = output or Path.cwd() / f"{model}-{precision}-b{batch}.engine"
+        inputs = ex.example_inputs(m, batch=batch, segments=seg, size=size, seed=4321)
+        if precision == "int8":  # compared on inputs drawn like the calibration data
+            import torch
+
+            source = calibration if calibration in ("random", "synthetic") else "random"
+            feed = quantize.calibration_feeds(source, shapes, batches=1, seed=4321)[0]
+            inputs = tuple(torch.from_numpy(v) for v in feed.values())
+        check = ({name: t.numpy() for name, t in zip(shapes, inputs)}, ex.torch_reference(m, inputs))
         info = build_engine_on_board(board, src, final, precision=precision, batch_shape=shapes["input"], fp16_onnx=fp16,
-                                     remote_dir=remote_dir)
+                                     remote_dir=remote_dir, parity=check, allow_mismatch=allow_mismatch)
         doc.update({"output": str(final), **{k: v for k, v in info.items() if k != "command"}})
-        doc["note"] = ("parity: the ONNX file was checked against torch with ONNX Runtime; the engine was built on the "
-                       "board and its outputs are not compared here")
     _report(doc, json_out)
 
 

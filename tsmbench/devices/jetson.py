@@ -161,10 +161,15 @@ def run_trtexec_benchmark(
     iterations: int = 10,
     remote_dir: str = "/tmp/tsmbench",
     fp16_onnx: Path | None = None,
+    parity: tuple[dict[str, Any], Any] | None = None,
+    allow_mismatch: bool = False,
 ) -> dict[str, Any]:
     """Build and time `onnx` with trtexec on `board`, with tegrastats; return latency row fields.
 
     TensorRT 11 has no precision flags: for fp16 the fp16-typed `fp16_onnx` is sent instead of `onnx`.
+    `parity` = ({input name: float32 array}, torch logits): before timing, the engine runs once on
+    those inputs (--loadInputs / --exportOutput) and its logits are compared with torch's; beyond
+    the tolerance this raises ParityError unless `allow_mismatch`.
     """
     from tsmbench.backends import trtexec as tx
     from tsmbench.measure.energy import energy_from_tegrastats
@@ -199,10 +204,15 @@ def run_trtexec_benchmark(
     times_file = f"{remote_dir}/{stem}.times.json"
     run = tx.run_command(engine, generation=gen, export_times=times_file, warmup_ms=warmup_ms,
                          duration_s=duration_s, iterations=iterations, input_name=input_name, shape=batch_shape)
-    script = benchmark_script(workdir=remote_dir, build_cmd=build, run_cmd=run)
-    proc = board.run(f"bash -c {shlex.quote(script)}", check=False, timeout=max(600, duration_s * 10))
+    parity_row: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tsmbench-jetson-") as tmp:
         local = Path(tmp)
+        if parity is not None:
+            parity_row = _engine_parity(board, engine, build, parity, precision=precision, remote_dir=remote_dir,
+                                        stem=stem, local=local, allow_mismatch=allow_mismatch)
+            build = None  # built by the parity step
+        script = benchmark_script(workdir=remote_dir, build_cmd=build, run_cmd=run)
+        proc = board.run(f"bash -c {shlex.quote(script)}", check=False, timeout=max(600, duration_s * 10))
         board.get(f"{remote_dir}/run.log", local / "run.log")
         if proc.returncode != 0:
             raise TsmbenchError(
@@ -223,7 +233,8 @@ def run_trtexec_benchmark(
         except (TsmbenchError, OSError):
             pass
     row = tx.summary_to_row(summary, times, batch=batch_shape[0], frames_per_clip=frames_per_clip)
-    row["engine_built"] = build is not None
+    row["engine_built"] = not have_engine
+    row.update(parity_row)
     window = summary.total_host_walltime_s or row.get("wall_s")
     if tegra_text and window:
         from tsmbench.devices.tegrastats import parse_log, summarize
@@ -236,6 +247,41 @@ def run_trtexec_benchmark(
     return row
 
 
+def _engine_parity(
+    board: Board, engine: str, build: list[str] | None, parity: tuple[dict[str, Any], Any], *, precision: str,
+    remote_dir: str, stem: str, local: Path, allow_mismatch: bool,
+) -> dict[str, Any]:
+    """Build if needed, run the engine once on the parity inputs on the board, compare with torch."""
+    import numpy as np
+
+    from tsmbench.backends import trtexec as tx
+    from tsmbench.backends.export import compare_logits, enforce
+
+    inputs, reference = parity
+    remote_inputs = {}
+    for name, value in inputs.items():
+        path = local / f"{name}.bin"
+        np.ascontiguousarray(value, dtype="<f4").tofile(path)
+        remote_inputs[name] = f"{remote_dir}/{stem}.parity.{name}.bin"
+        board.put(path, remote_inputs[name])
+    out_json = f"{remote_dir}/{stem}.parity.json"
+    cmd = tx.parity_command(engine, inputs=remote_inputs, export_output=out_json)
+    lines = [f"export PATH={BOARD_PATH}", f"cd {shlex.quote(remote_dir)}"]
+    if build:
+        lines.append(" ".join(shlex.quote(a) for a in build) + " > build.log 2>&1 || { tail -n 20 build.log >&2; exit 3; }")
+    lines.append(" ".join(shlex.quote(a) for a in cmd) + " > parity.log 2>&1 || { tail -n 20 parity.log >&2; exit 4; }")
+    proc = board.run(f"bash -c {shlex.quote(chr(10).join(lines))}", check=False, timeout=3600)
+    if proc.returncode != 0:
+        what = "engine build" if proc.returncode == 3 else "parity run"
+        raise TsmbenchError(f"trtexec {what} on {board.target} failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
+    board.get(out_json, local / "parity.json")
+    outputs = tx.parse_export_output(local / "parity.json")
+    logits = outputs.get("logits", next(iter(outputs.values())))
+    report = compare_logits(reference, np.asarray(logits).reshape(np.asarray(reference).shape), precision=precision)
+    enforce(report, allow_mismatch=allow_mismatch, what=f"TensorRT {precision} engine on {board.target}")
+    return {"parity": report.as_dict()}
+
+
 def build_engine_on_board(
     board: Board,
     onnx: Path,
@@ -246,8 +292,11 @@ def build_engine_on_board(
     input_name: str = "input",
     remote_dir: str = "/tmp/tsmbench",
     fp16_onnx: Path | None = None,
+    parity: tuple[dict[str, Any], Any] | None = None,
+    allow_mismatch: bool = False,
 ) -> dict[str, Any]:
-    """Build an engine with the board's trtexec and copy it back to `out`; returns what was used."""
+    """Build an engine with the board's trtexec, check it against torch (`parity`, as in
+    run_trtexec_benchmark) and copy it back to `out`; returns what was used."""
     from tsmbench.backends import trtexec as tx
 
     board.run(f"mkdir -p {shlex.quote(remote_dir)}", timeout=60)
@@ -264,11 +313,17 @@ def build_engine_on_board(
     board.put(onnx, remote_onnx)
     cmd = tx.build_command(remote_onnx, engine=engine, generation=version[0], precision=precision,
                            input_name=input_name, shape=batch_shape)
-    script = "\n".join([f"export PATH={BOARD_PATH}", f"cd {shlex.quote(remote_dir)}",
-                        " ".join(shlex.quote(a) for a in cmd) + " > build.log 2>&1 || { tail -n 20 build.log >&2; exit 3; }"])
-    proc = board.run(f"bash -c {shlex.quote(script)}", check=False, timeout=3600)
-    if proc.returncode != 0:
-        raise TsmbenchError(f"trtexec engine build on {board.target} failed: {proc.stderr.strip()[-300:]}")
+    result: dict[str, Any] = {"tensorrt_version": ".".join(map(str, version)), "board": board.target, "command": cmd}
+    if parity is not None:
+        with tempfile.TemporaryDirectory(prefix="tsmbench-jetson-") as tmp:
+            result.update(_engine_parity(board, engine, cmd, parity, precision=precision, remote_dir=remote_dir,
+                                         stem=out.stem, local=Path(tmp), allow_mismatch=allow_mismatch))
+    else:
+        script = "\n".join([f"export PATH={BOARD_PATH}", f"cd {shlex.quote(remote_dir)}",
+                            " ".join(shlex.quote(a) for a in cmd) + " > build.log 2>&1 || { tail -n 20 build.log >&2; exit 3; }"])
+        proc = board.run(f"bash -c {shlex.quote(script)}", check=False, timeout=3600)
+        if proc.returncode != 0:
+            raise TsmbenchError(f"trtexec engine build on {board.target} failed: {proc.stderr.strip()[-300:]}")
     out.parent.mkdir(parents=True, exist_ok=True)
     board.get(engine, out)
-    return {"tensorrt_version": ".".join(map(str, version)), "board": board.target, "command": cmd}
+    return result
