@@ -113,9 +113,7 @@ def _write_exe(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-@pytest.fixture()
-def board(tmp_path):
-    """A real sshd on 127.0.0.1:<free port> and an ssh config naming it `board`."""
+def _board_bin(tmp_path: Path) -> Path:
     fakebin = tmp_path / "board-bin"
     fakebin.mkdir()
     _write_exe(fakebin / "trtexec", FAKE_TRTEXEC.format(python=sys.executable))
@@ -124,6 +122,13 @@ def board(tmp_path):
     _write_exe(fakebin / "jetson_clocks", FAKE_CLOCKS)
     (fakebin / "trt_version").write_text("100300")
     shutil.copyfile(DATA / "trt10_summary.txt", fakebin / "summary.txt")
+    return fakebin
+
+
+@pytest.fixture()
+def board(tmp_path):
+    """A real sshd on 127.0.0.1:<free port> and an ssh config naming it `board`."""
+    fakebin = _board_bin(tmp_path)
 
     keys = tmp_path / "keys"
     keys.mkdir(mode=0o700)
@@ -295,3 +300,20 @@ def test_export_engine_on_board_brings_engine_back(board, tmp_path):
     assert doc["parity"]["ok"] and doc["parity"]["precision"] == "int8"  # the board's engine vs torch
     build = next(c for c in _calls(board) if any(a.startswith("--saveEngine=") for a in c))
     assert "--int8" in build and any("int8" in a for a in build if a.startswith("--onnx="))
+
+
+def test_on_board_path_without_ssh(tmp_path, monkeypatch):
+    """On the Jetson itself (no --host): the same script runs locally; engines go to the engine cache."""
+    from tsmbench.paths import home
+
+    fakebin = _board_bin(tmp_path)
+    monkeypatch.setenv("PATH", f"{fakebin}:{os.environ['PATH']}")
+    args = ["latency", "tsm_resnet_tiny", "--segments", "4", "--size", "32", "--num-classes", "5",
+            "--backend", "trtexec", "--device", "jetson", "--precision", "int8", "--min-s", "1", "--min-iters", "5", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["results"]
+    assert row["status"] == "ok", row["error"]
+    assert row["parity"]["ok"] and row["avg_power_w"] == pytest.approx(7.0)
+    engines = list((home() / "engines" / "trtexec").glob("*.engine"))
+    assert len(engines) == 1 and "int8" in engines[0].name and "trt10.3.0" in engines[0].name

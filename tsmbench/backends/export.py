@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -143,6 +144,14 @@ def export_onnx(
     model = model.eval()
     args = example_inputs(model, batch=batch or 2, segments=segments, size=size)
     in_names, out_names = io_names(model)
+    try:  # a shape the model cannot run at is the user's to fix, not an exporter problem
+        with torch.inference_mode():
+            model(*args)
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(
+            f"{getattr(model, 'arch', 'model')} cannot run on input {tuple(args[0].shape)}: "
+            f"{str(exc).splitlines()[0][:200]}; choose another --size/--segments"
+        ) from None
     tmp = path.with_name(path.name + ".partial")
     errors: list[str] = []
     order = ["torchscript", "dynamo"] if exporter == "auto" else [exporter]
@@ -166,7 +175,8 @@ def export_onnx(
             tmp.replace(path)
             return path
         except (RuntimeError, TypeError, ValueError, ImportError, AttributeError, torch.onnx.errors.OnnxExporterError) as exc:  # type: ignore[attr-defined]
-            errors.append(f"{kind}: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+            first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            errors.append(f"{kind}: {type(exc).__name__}: {first}")
             tmp.unlink(missing_ok=True)
     raise TsmbenchError(f"ONNX export of {getattr(model, 'arch', 'model')} failed ({'; '.join(errors)})")
 

@@ -241,16 +241,24 @@ def _run_trtexec(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
         onnx = path.with_name(path.stem + f"-int8-{Path(spec.calibration).name or 'cal'}.onnx")
         if not onnx.exists():
             quantize_int8(path, onnx, calibration=calibration_feeds(spec.calibration, shapes))
+    remote_dir = spec.remote_dir
     if spec.host:
         from tsmbench.devices.ssh import SshHost
 
         board: Any = SshHost(spec.host, config=spec.ssh_config)
+        cache_tag = spec.host
     else:
+        from tsmbench.devices.local import nvidia_smi
+        from tsmbench.paths import home
+
         if spec.device == "cuda":
             from tsmbench.backends.trtexec import find_trtexec
 
             find_trtexec()
         board = LocalBoard()
+        cache_tag = str(nvidia_smi().get("gpu", "jetson" if spec.device == "jetson" else "gpu"))
+        if remote_dir == LatencySpec.remote_dir:  # on this machine, engines live in the engine cache
+            remote_dir = str(home() / "engines" / "trtexec")
     fp16_model = None
     if spec.precision == "fp16":
         fp16_model = path.with_name(path.stem + "-fp16.onnx")
@@ -261,7 +269,8 @@ def _run_trtexec(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
     row = run_trtexec_benchmark(board, onnx, precision=spec.precision, batch_shape=shapes["input"],
                                 frames_per_clip=_frames_per_iteration(spec), warmup_ms=int(spec.warmup_s * 1000),
                                 duration_s=spec.min_s, iterations=spec.min_iters, fp16_onnx=fp16_model,
-                                remote_dir=spec.remote_dir, parity=check, allow_mismatch=spec.allow_mismatch)
+                                remote_dir=remote_dir, parity=check, allow_mismatch=spec.allow_mismatch,
+                                cache_tag=cache_tag)
     row["onnx_parity"] = parity
     return {"row": row}
 

@@ -163,8 +163,12 @@ def run_trtexec_benchmark(
     fp16_onnx: Path | None = None,
     parity: tuple[dict[str, Any], Any] | None = None,
     allow_mismatch: bool = False,
+    cache_tag: str = "",
 ) -> dict[str, Any]:
     """Build and time `onnx` with trtexec on `board`, with tegrastats; return latency row fields.
+
+    Engines stay in `remote_dir` keyed by the ONNX checksum (model and weights), precision,
+    input shape, TensorRT version and `cache_tag` (the GPU or board), and are reused.
 
     TensorRT 11 has no precision flags: for fp16 the fp16-typed `fp16_onnx` is sent instead of `onnx`.
     `parity` = ({input name: float32 array}, torch logits): before timing, the engine runs once on
@@ -192,7 +196,8 @@ def run_trtexec_benchmark(
     if gen >= 11 and precision == "bf16":
         raise TsmbenchError("TensorRT 11 builds bf16 only from a bf16-typed ONNX model (ModelOpt AutoCast); use fp16")
     shape_tag = "x".join(map(str, batch_shape))
-    stem = f"{onnx.stem}-{digest}-{precision}-{shape_tag}-trt{'.'.join(map(str, version))}"
+    tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", cache_tag).strip("_")
+    stem = f"{onnx.stem}-{digest}-{precision}-{shape_tag}-trt{'.'.join(map(str, version))}" + (f"-{tag}" if tag else "")
     remote_onnx = f"{remote_dir}/{onnx.stem}-{digest}.onnx"
     engine = f"{remote_dir}/{stem}.engine"
     have_engine = board.run(f"test -s {shlex.quote(engine)}", check=False, timeout=60).returncode == 0
