@@ -237,7 +237,7 @@ def test_latency_over_ssh_trt10(board):
     assert any(a.startswith("--loadInputs=input:") for a in check)
     assert "--fp16" in build and "--memPoolSize=workspace:1024M" in build
     assert any(a.startswith("--onnx=" + board["remote_dir"]) for a in build)  # the ONNX was copied to the board
-    assert "--minShapes=input:1x4x3x32x32" in build
+    assert not any(a.startswith("--minShapes") for a in build)  # the exported ONNX has static shapes
     assert "--iterations=20" in run and any(a.startswith("--exportTimes=") for a in run) and "--duration=1" in run
     # A second run reuses the engine built on the board.
     again = CliRunner().invoke(app, args)

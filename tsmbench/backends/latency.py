@@ -10,6 +10,7 @@ baseline the paper compares online TSM against).
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -302,7 +303,12 @@ def measure_latency(spec: LatencySpec, *, log: Log | None = None, environment: d
         row.update(stats.as_dict())
         energy = out.pop("_energy", None)
         if energy is not None:
-            row.update(energy.as_fields(stats.iterations * spec.batch))
+            # The meter spans warm-up and timed loop (steady state either way): the average power is
+            # applied to the timed window only, so J/clip counts only the clips that were timed.
+            from tsmbench.measure.energy import energy_from_power
+
+            timed = energy_from_power(energy.avg_power_w, stats.wall_s, source=energy.source)
+            row.update(timed.as_fields(stats.iterations * spec.batch))
         row.update(out)
         if stats.cv_warning:
             row["warning"] = stats.cv_warning
@@ -314,7 +320,10 @@ def measure_latency(spec: LatencySpec, *, log: Log | None = None, environment: d
     row["status"] = "ok"
     row["error"] = None
     row["setup_s"] = time.perf_counter() - started - (row.get("wall_s") or 0.0)
-    row["environment"] = environment if environment is not None else _environment(spec)
+    env = dict(environment if environment is not None else _environment(spec))
+    if spec.backend == "torch" and "torch" in sys.modules:
+        env["torch_threads"] = sys.modules["torch"].get_num_threads()  # as set for this run
+    row["environment"] = env
     return row
 
 

@@ -164,9 +164,12 @@ def run_trtexec_benchmark(
     parity: tuple[dict[str, Any], Any] | None = None,
     allow_mismatch: bool = False,
     cache_tag: str = "",
+    dynamic_batch: bool = False,
 ) -> dict[str, Any]:
     """Build and time `onnx` with trtexec on `board`, with tegrastats; return latency row fields.
 
+    Shape flags (--minShapes/--optShapes/--maxShapes, --shapes) are passed only for an ONNX file
+    with a dynamic batch (`dynamic_batch`); a static one carries its shapes itself.
     Engines stay in `remote_dir` keyed by the ONNX checksum (model and weights), precision,
     input shape, TensorRT version and `cache_tag` (the GPU or board), and are reused.
 
@@ -205,10 +208,11 @@ def run_trtexec_benchmark(
     if not have_engine:
         board.put(onnx, remote_onnx)
         build = tx.build_command(remote_onnx, engine=engine, generation=gen, precision=precision,
-                                 input_name=input_name, shape=batch_shape)
+                                 input_name=input_name, shape=batch_shape if dynamic_batch else None)
     times_file = f"{remote_dir}/{stem}.times.json"
     run = tx.run_command(engine, generation=gen, export_times=times_file, warmup_ms=warmup_ms,
-                         duration_s=duration_s, iterations=iterations, input_name=input_name, shape=batch_shape)
+                         duration_s=duration_s, iterations=iterations, input_name=input_name,
+                         shape=batch_shape if dynamic_batch else None)
     parity_row: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tsmbench-jetson-") as tmp:
         local = Path(tmp)
@@ -295,6 +299,7 @@ def build_engine_on_board(
     precision: str,
     batch_shape: tuple[int, ...] | None,
     input_name: str = "input",
+    dynamic_batch: bool = False,
     remote_dir: str = "/tmp/tsmbench",
     fp16_onnx: Path | None = None,
     parity: tuple[dict[str, Any], Any] | None = None,
@@ -317,7 +322,7 @@ def build_engine_on_board(
     engine = f"{remote_dir}/{out.name}"
     board.put(onnx, remote_onnx)
     cmd = tx.build_command(remote_onnx, engine=engine, generation=version[0], precision=precision,
-                           input_name=input_name, shape=batch_shape)
+                           input_name=input_name, shape=batch_shape if dynamic_batch else None)
     result: dict[str, Any] = {"tensorrt_version": ".".join(map(str, version)), "board": board.target, "command": cmd}
     if parity is not None:
         with tempfile.TemporaryDirectory(prefix="tsmbench-jetson-") as tmp:
