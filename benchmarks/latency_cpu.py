@@ -12,7 +12,7 @@ seconds and --min-iters iterations, median/p90 over raw per-iteration times. It 
 Each run appends one line to benchmarks/results.jsonl. Run it on a quiet machine:
 
     python benchmarks/latency_cpu.py                       # ~5-10 min on 2 cores
-    python benchmarks/latency_cpu.py --weights tsm_synthetic.safetensors --arch tsm_r50
+    python benchmarks/latency_cpu.py --weights zoo/weights/tsm_resnet_tiny.synthetic.safetensors --arch tsm_resnet_tiny
     python benchmarks/latency_cpu.py --quick               # tiny models, seconds: checks the script runs
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", help="checkpoint trained on the synthetic benchmark, for the int8 top-1 change")
     ap.add_argument("--arch", default=None, help="architecture of --weights (default tsm_r50; tsm_resnet_tiny with --quick)")
     ap.add_argument("--val-clips", type=int, default=240, help="synthetic validation clips for the top-1 check")
+    ap.add_argument("--eval-segments", type=int, default=8, help="frames per clip for the top-1 check (the weights' T)")
     ap.add_argument("--no-bf16", action="store_true")
     ap.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines file to append to")
     args = ap.parse_args(argv)
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"TSM/TSN median latency, {b} {p}: {ratio:.3f} (target <= 1.02)")
 
     if args.weights or args.quick:
-        figures.update(int8_accuracy(args, segments=segments, size=size))
+        figures.update(int8_accuracy(args, segments=args.eval_segments, size=64))
     append_result({"benchmark": "latency_cpu", "quick": args.quick, "rows": [slim(r) for r in rows],
                    "figures": figures, "environment": rows[0].get("environment") if rows else None}, args.results)
     return 0
