@@ -138,3 +138,14 @@ def test_degenerate_logits_do_not_require_top1():
     assert "not meaningful" in report.describe()
     big = ex.compare_logits(tiny * 1e6, flipped * 1e6, precision="int8")
     assert not big.degenerate and not big.ok
+
+
+def test_onnx_cache_tells_heads_apart():
+    """Same architecture and shape, different heads: two cached exports, each matching its model."""
+    a = ex.load_model_for("tsm_resnet_tiny", segments=4, num_classes=5, weights=None)
+    b = ex.load_model_for("tsm_resnet_tiny", segments=4, num_classes=7, weights=None)
+    pa = ex.ensure_onnx(a, "tsm_resnet_tiny", weights=None, batch=1, segments=4, size=32)
+    pb = ex.ensure_onnx(b, "tsm_resnet_tiny", weights=None, batch=1, segments=4, size=32)
+    assert pa != pb
+    assert ex.ensure_onnx(a, "tsm_resnet_tiny", weights=None, batch=1, segments=4, size=32) == pa  # reused
+    assert ex.onnxruntime_parity(b, pb, batch=1, segments=4, size=32).ok

@@ -245,6 +245,16 @@ def load_model_for(name: str, *, segments: int, num_classes: int | None, weights
     return model.eval()
 
 
+def model_fingerprint(model: Any) -> str:
+    """sha256 over the architecture name, T and every state-dict tensor (names, shapes, bytes)."""
+    h = hashlib.sha256(f"{getattr(model, 'arch', type(model).__name__)}|{getattr(model, 'num_segments', '')}".encode())
+    for key, tensor in model.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{key}{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.view(-1).view(__import__("torch").uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def checksum_of(weights: str | None) -> str | None:
     if not weights:
         return None
@@ -265,7 +275,9 @@ def ensure_onnx(
     log: Callable[[str], None] | None = None,
 ) -> Path:
     """Export (or reuse from the cache) the fp32 ONNX file for this model and shape."""
-    path = onnx_cache_path(model=name, weights_sha=checksum_of(weights), batch=batch, segments=segments, size=size,
+    # Keyed by the network's own bytes (weights, class count, options all show there), not only by
+    # its name: two heads of different sizes, or other weights, never share a cached file.
+    path = onnx_cache_path(model=name, weights_sha=model_fingerprint(model), batch=batch, segments=segments, size=size,
                            opset=opset, online=is_online(model))
     if not path.exists():
         if log:
