@@ -155,7 +155,7 @@ def _timed(time_fn: Callable[..., tuple[list[float], float]], spec: LatencySpec,
 def _run_onnxruntime(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
     from tsmbench.backends.export import compare_logits, enforce, torch_reference
     from tsmbench.backends.onnxruntime_backend import OrtRunner, make_session
-    from tsmbench.backends.quantize import calibration_feeds, quantize_int8
+    from tsmbench.backends.quantize import calibration_feeds, calibration_tag, quantize_int8
 
     if spec.precision not in ("fp32", "fp16", "int8"):
         raise UsageError(f"--backend onnxruntime supports fp32, fp16 and int8, not {spec.precision}")
@@ -163,7 +163,7 @@ def _run_onnxruntime(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
     path, parity = _onnx(model, spec, log)
     extra: dict[str, Any] = {"onnx_parity": parity}
     if spec.precision == "int8":
-        qpath = path.with_name(path.stem + f"-int8-{Path(spec.calibration).name or 'cal'}.onnx")
+        qpath = path.with_name(path.stem + f"-int8-{calibration_tag(spec.calibration)}.onnx")
         if not qpath.exists():
             if log:
                 log(f"quantising to int8 (static QDQ, calibration: {spec.calibration})")
@@ -229,7 +229,7 @@ def _run_tensorrt(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
 
 def _run_trtexec(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
     from tsmbench.backends.export import torch_reference
-    from tsmbench.backends.quantize import calibration_feeds, convert_fp16, quantize_int8
+    from tsmbench.backends.quantize import calibration_feeds, calibration_tag, convert_fp16, quantize_int8
     from tsmbench.devices.jetson import LocalBoard, run_trtexec_benchmark
 
     model = _prepare_model(spec)
@@ -239,7 +239,7 @@ def _run_trtexec(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
     # fp16 is chosen by trtexec --fp16 on TRT <= 10 and by the model on TRT 11: send both kinds).
     onnx = path
     if spec.precision == "int8":
-        onnx = path.with_name(path.stem + f"-int8-{Path(spec.calibration).name or 'cal'}.onnx")
+        onnx = path.with_name(path.stem + f"-int8-{calibration_tag(spec.calibration)}.onnx")
         if not onnx.exists():
             quantize_int8(path, onnx, calibration=calibration_feeds(spec.calibration, shapes))
     remote_dir = spec.remote_dir

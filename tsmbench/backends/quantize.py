@@ -237,6 +237,15 @@ def _video_clips(folder: Path, count: int, *, frames: int, size: int) -> list[An
     return clips
 
 
+def calibration_tag(source: str) -> str:
+    """A file-name tag for a calibration source: random, synthetic, or videos-<hash of the folder path>."""
+    if source in ("random", "synthetic"):
+        return source
+    import hashlib
+
+    return "videos-" + hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:10]
+
+
 def calibration_feeds(
     source: str, input_shapes: dict[str, tuple[int, ...]], *, batches: int = 8, seed: int = 0
 ) -> list[dict[str, Any]]:

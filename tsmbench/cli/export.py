@@ -170,7 +170,7 @@ def export_engine_command(
         board: Any = SshHost(host, config=str(ssh_config) if ssh_config else None) if host else LocalBoard()
         src = onnx
         if precision == "int8":
-            src = onnx.with_name(onnx.stem + f"-int8-{Path(calibration).name or 'cal'}.onnx")
+            src = onnx.with_name(onnx.stem + f"-int8-{quantize.calibration_tag(calibration)}.onnx")
             if not src.exists():
                 quantize.quantize_int8(onnx, src, calibration=cal)
         fp16 = None
