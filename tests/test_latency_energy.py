@@ -56,3 +56,31 @@ def test_nvml_missing_names_the_extra(monkeypatch):
 
 def test_energy_per_clip_zero_clips():
     assert energy_from_power(10.0, 2.0, source="x").per_clip(0) is None
+
+
+def test_tegrastats_meter_with_stand_in(tmp_path):
+    """A stand-in tegrastats (Orin Nano line format, 6 W then 8 W) sampled during the `with` block."""
+    from tsmbench.measure.energy import TegrastatsMeter
+
+    exe = tmp_path / "tegrastats"
+    exe.write_text(
+        "#!/bin/sh\n"
+        "head='RAM 2272/7620MB (lfb 4x4MB) CPU [5%@1510] GR3D_FREQ 99% gpu@55.4C'\n"
+        "while true; do echo \"$head VDD_IN 6000mW/6000mW\"; echo \"$head VDD_IN 8000mW/7000mW\"; sleep 0.02; done\n"
+    )
+    exe.chmod(0o755)
+    meter = TegrastatsMeter(executable=str(exe), interval_ms=20)
+    with meter:
+        time.sleep(0.3)
+    assert meter.samples >= 2
+    assert meter.result.avg_power_w == pytest.approx(7.0, abs=1.0)
+    assert meter.result.source == "tegrastats input rail"
+
+
+def test_tegrastats_meter_missing(monkeypatch):
+    from tsmbench.measure.energy import TegrastatsMeter
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr("tsmbench.measure.energy._is_file", lambda p: False)
+    with pytest.raises(BackendUnavailableError, match="tegrastats"):
+        TegrastatsMeter()

@@ -135,21 +135,23 @@ def _run_torch(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
 
 
 def _timed(time_fn: Callable[..., tuple[list[float], float]], spec: LatencySpec, extra: dict[str, Any]) -> tuple[list[float], float]:
-    """Run the timing loop, with NVML energy around it on CUDA when available."""
-    if spec.device == "cuda" and spec.energy:
-        try:
-            from tsmbench.measure.energy import NvmlMeter
+    """Run the timing loop with an energy meter around it: NVML on desktop GPUs, tegrastats on a Jetson."""
+    meter: Any = None
+    if spec.energy and spec.device in ("cuda", "jetson"):
+        from tsmbench.devices.jetson import is_jetson
+        from tsmbench.measure.energy import NvmlMeter, TegrastatsMeter
 
-            meter = NvmlMeter()
+        try:
+            meter = TegrastatsMeter() if spec.device == "jetson" or is_jetson() else NvmlMeter()
         except (TsmbenchError, ImportError, OSError) as exc:
             extra["energy_note"] = str(exc)
-        else:
-            with meter:
-                times, wall = time_fn(warmup_s=spec.warmup_s, min_s=spec.min_s, min_iters=spec.min_iters)
-            if meter.result is not None:
-                extra["_energy"] = meter.result
-            return times, wall
-    return time_fn(warmup_s=spec.warmup_s, min_s=spec.min_s, min_iters=spec.min_iters)
+    if meter is None:
+        return time_fn(warmup_s=spec.warmup_s, min_s=spec.min_s, min_iters=spec.min_iters)
+    with meter:
+        times, wall = time_fn(warmup_s=spec.warmup_s, min_s=spec.min_s, min_iters=spec.min_iters)
+    if meter.result is not None:
+        extra["_energy"] = meter.result
+    return times, wall
 
 
 def _run_onnxruntime(spec: LatencySpec, log: Log | None) -> dict[str, Any]:

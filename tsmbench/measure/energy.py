@@ -106,3 +106,54 @@ def energy_from_tegrastats(text: str, window_s: float) -> EnergyResult | None:
     if avg is None:
         return None
     return energy_from_power(float(avg), window_s, source="tegrastats input rail")
+
+
+class TegrastatsMeter:
+    """Context manager running `tegrastats --interval MS` on this Jetson during the `with` block.
+
+    The board's input rail (VDD_IN, VIN_SYS_5V0 or POM_5V_IN) averaged over the samples gives
+    the average power; `result` is None when tegrastats printed nothing usable.
+    """
+
+    def __init__(self, *, interval_ms: int = 100, executable: str | None = None) -> None:
+        import shutil
+
+        exe = executable or shutil.which("tegrastats") or ("/usr/bin/tegrastats" if _is_file("/usr/bin/tegrastats") else None)
+        if exe is None:
+            raise BackendUnavailableError("tegrastats not found: energy on a Jetson needs JetPack's tegrastats on PATH")
+        self._cmd = [exe, "--interval", str(int(interval_ms))]
+        self.result: EnergyResult | None = None
+        self.samples = 0
+
+    def __enter__(self) -> "TegrastatsMeter":
+        import subprocess
+        import tempfile
+
+        self._log = tempfile.TemporaryFile(mode="w+")
+        self._proc = subprocess.Popen(self._cmd, stdout=self._log, stderr=subprocess.DEVNULL, text=True)
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import subprocess
+
+        window = time.perf_counter() - self._t0
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._log.seek(0)
+        text = self._log.read()
+        self._log.close()
+        from tsmbench.devices.tegrastats import parse_log
+
+        self.samples = len(parse_log(text))
+        self.result = energy_from_tegrastats(text, window)
+
+
+def _is_file(path: str) -> bool:
+    import os
+
+    return os.path.isfile(path)
