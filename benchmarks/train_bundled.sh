@@ -5,7 +5,7 @@
 # split, seed 0), the same budget and seed; only the temporal shift differs. Each run prints its
 # validation top-1 (uniform 8 frames, centre crop) and the sha256 of its weights.
 #
-#   benchmarks/train_bundled.sh                 # train both into runs/bundled/
+#   benchmarks/train_bundled.sh                 # train both into $TSMBENCH_HOME/train/bundled/
 #   INSTALL=1 benchmarks/train_bundled.sh       # ...and copy them into zoo/weights/
 #   OUT=/tmp/b THREADS=1 benchmarks/train_bundled.sh
 #
@@ -13,7 +13,7 @@
 # with `MODELS=tsm ...` and `MODELS=tsn ...`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-runs/bundled}
+OUT=${OUT:-${TSMBENCH_HOME:-$HOME/.cache/tsmbench}/train/bundled}
 THREADS=${THREADS:-2}
 MODELS=${MODELS:-"tsm tsn"}
 for m in $MODELS; do

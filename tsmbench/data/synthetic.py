@@ -28,7 +28,7 @@ import numpy as np
 from tsmbench.errors import DatasetError, UsageError
 
 #: Bump when the rendering changes, so cached copies under $TSMBENCH_HOME are regenerated.
-SYNTHETIC_VERSION = "2"
+SYNTHETIC_VERSION = "3"
 
 #: Class names, in label order. Labels 2k and 2k+1 form pair k: the same event, reversed in time.
 CLASSES: tuple[str, ...] = (
@@ -57,11 +57,11 @@ PAIRS: tuple[str, ...] = (
 NUM_CLASSES = len(CLASSES)
 SPLITS = ("train", "val")
 _SPLIT_IDS = {"train": 0, "val": 1}
-_SHAPES = ("disc", "square", "bar", "triangle", "cross", "ring")
+_SHAPES = ("disc", "square", "bar", "triangle", "cross", "ring", "hand")
 #: Each pair's object, like the "something" of a Something-Something template: a single frame
-#: tells which pair a clip belongs to, never which way it runs. The cross is asymmetric so that
-#: its rotation is visible at any angle.
-PAIR_SHAPES: tuple[str, ...] = ("disc", "square", "triangle", "cross", "bar", "ring")
+#: tells which pair a clip belongs to, never which way it runs. The rotating object is a clock
+#: hand turning about its hub, so its tip sweeps a wide arc.
+PAIR_SHAPES: tuple[str, ...] = ("disc", "square", "triangle", "hand", "bar", "ring")
 #: Each pair's object colour family (hue in degrees, drawn within +-20 of it).
 PAIR_HUES: tuple[float, ...] = (0.0, 60.0, 120.0, 180.0, 240.0, 300.0)
 
@@ -177,6 +177,10 @@ def _shape_mask(
     u, v = c * dx + s * dy, -s * dx + c * dy  # coordinates in the shape's own frame
     if shape == "disc":
         sd = np.hypot(u, v) - radius
+    elif shape == "hand":
+        # A hub with one arm along +u: no symmetry, so every angle looks different.
+        arm = np.maximum(np.abs(u - radius * 0.75) - radius * 0.75, np.abs(v) - radius * 0.22)
+        sd = np.minimum(arm, np.hypot(u, v) - radius * 0.4)
     elif shape == "ring":
         sd = np.abs(np.hypot(u, v) - radius * 0.8) - radius * 0.3
     elif shape == "square":
@@ -244,7 +248,7 @@ def render_clip(label: int, rng: np.random.Generator, *, num_frames: int, size: 
     shape = PAIR_SHAPES[pair]
     colour = _contrasting_colour(rng, bg.mean((0, 1)), PAIR_HUES[pair])
     radius0 = rng.uniform(0.12, 0.2) * size
-    margin = radius0 * 1.3 + 2
+    margin = radius0 * (1.6 if pair == 3 else 1.3) + 2
     x = np.full(num_frames, rng.uniform(margin, size - margin))
     y = np.full(num_frames, rng.uniform(margin, size - margin))
     radius = np.full(num_frames, radius0)
@@ -269,9 +273,9 @@ def render_clip(label: int, rng: np.random.Generator, *, num_frames: int, size: 
         x = np.full(num_frames, rng.uniform(m, size - m))
         y = np.full(num_frames, rng.uniform(m, size - m))
     elif pair == 3:  # rotating clockwise on screen
-        # 200-320 degrees over the clip: 30-45 degrees between sampled frames, enough to see at
-        # a tiny network's 16x16 feature maps; the cross's long arm makes every angle distinct.
-        turn = np.deg2rad(rng.uniform(200, 320))
+        # 150-300 degrees over the clip: 20-45 degrees between 8 sampled frames, so the nearer
+        # way round is always the true one.
+        turn = np.deg2rad(rng.uniform(150, 300))
         angle = angle + turn * t / span
     elif pair == 4:  # appearing: pops in at a random frame
         k = int(rng.integers(max(1, num_frames // 4), max(2, (3 * num_frames) // 4) + 1))
