@@ -238,6 +238,9 @@ def eval_command(
         emit_json(doc)
     else:
         _print_human(rec, result, per_class=per_class if per_class is not None else card.num_classes <= 30)
+    from tsmbench.results.store import try_record_run
+
+    try_record_run(doc)
 
 
 def register(app: typer.Typer) -> None:

@@ -150,14 +150,16 @@ def latency_command(
 
     rows = sweep(specs, log=log)
     summaries = summaries_of(rows)
-    if json_out:
-        from tsmbench.results.schema import make_document
+    from tsmbench.results.schema import make_document
+    from tsmbench.results.store import try_record_run
 
-        doc = make_document(rows)
-        doc["summary"] = summaries
+    doc = make_document(rows)
+    doc["summary"] = summaries
+    if json_out:
         emit_json(doc)
     else:
         print_table(rows, summaries)
+    try_record_run(doc)
     if all(r["status"] == "error" for r in rows):
         reasons = sorted({r["error"] for r in rows})
         raise TsmbenchError(f"no configuration could be timed: {reasons[0]}" + (f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else ""))
