@@ -149,3 +149,46 @@ def test_cli_train_json_and_weights(tiny_set, tmp_path):
     )
     assert proc.returncode == 2, proc.stderr
     assert "different settings" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_train_on_a_frame_folder_dataset_described_by_its_own_card(tmp_path):
+    """A real-dataset layout: MIT list `<dir> <num_frames> <label>`, 1-based JPEG frame files."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from tsmbench.cli.app import app
+
+    root = tmp_path / "frames"
+    lines = {"train": [], "val": []}
+    for split, per_class in (("train", 2), ("val", 1)):
+        for k in range(per_class * 3):
+            label = k % 3
+            clip = syn.render_clip(label, np.random.default_rng([7, k, len(split)]), num_frames=5, size=40)
+            folder = root / split / f"clip{k:03d}"
+            folder.mkdir(parents=True)
+            for i, frame in enumerate(clip):
+                Image.fromarray(frame).save(folder / f"img_{i + 1:05d}.jpg", quality=95)
+            lines[split].append(f"{split}/clip{k:03d} {len(clip)} {label}\n")
+    for split, ls in lines.items():
+        (root / f"{split}.txt").write_text("".join(ls))
+    card = tmp_path / "tinyframes.yaml"
+    card.write_text(
+        "name: tinyframes\nnum_classes: 3\nannotation: mit_list\nframe_template: 'img_{:05d}.jpg'\n"
+        "classes: [moving left, moving right, moving up]\nlists: {train: train.txt, val: val.txt}\n"
+    )
+    res = CliRunner().invoke(app, [
+        "train", "--model", "tsm_resnet_tiny", "--dataset", str(card), "--root", str(root), "--epochs", "1",
+        "--segments", "4", "--size", "32", "--resize", "36", "--batch-size", "3", "--partial-bn",
+        "--out", str(tmp_path / "run"), "--json",
+    ])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["dataset"] == "tinyframes" and doc["config"]["partial_bn"] is True
+    assert doc["val_top1"] is not None and len(doc["epochs"]) == 1
+
+    # A root without the listed frames is a clear dataset error, not a traceback.
+    bad = CliRunner().invoke(app, [
+        "train", "--dataset", str(card), "--root", str(tmp_path), "--out", str(tmp_path / "bad"),
+        "--train-list", str(root / "train.txt"), "--no-val", "--epochs", "1", "--size", "32", "--segments", "4",
+    ])
+    assert bad.exit_code == 2 and "frame folder not found" in bad.output
