@@ -126,7 +126,10 @@ def eval_command(
         except ImportError:
             raise UsageError("--model and --dataset are required (the bundled benchmark is not installed)") from None
         given = {"batch_size": batch_size, "workers": workers, "limit": limit, "resume": resume}
-        run_bundled(json_output=json_output, **{k: v for k, v in given.items() if v is not None})
+        doc = run_bundled(json_output=json_output, **{k: v for k, v in given.items() if v is not None})
+        from tsmbench.results.store import try_record_run
+
+        try_record_run(doc)
         return
     if model is None or dataset is None:
         raise UsageError("give both --model and --dataset (or neither, for the bundled benchmark)")

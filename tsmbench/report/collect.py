@@ -73,7 +73,8 @@ class PublishedRow:
 
     @property
     def difference(self) -> float:
-        return self.measured - self.published
+        # Published figures carry two decimals; a residue below that is no difference (and never "-0.00").
+        return round(self.measured - self.published, 2) + 0.0
 
     @property
     def relative(self) -> float | None:
