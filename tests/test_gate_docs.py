@@ -45,3 +45,13 @@ def test_every_option_the_docs_use_exists() -> None:
         known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
         missing = sorted(used - known)
         assert not missing, f"tsmbench {command} has no {missing}"
+
+
+def test_committed_baseline_is_a_valid_document_with_every_kind() -> None:
+    from tsmbench.results.schema import load_document
+
+    doc = load_document(DOCS.parent / "reports" / "baseline.json")
+    kinds = {r["kind"] for r in doc["results"]}
+    assert kinds == {"eval", "flops", "latency"}
+    models = {r["model"] for r in doc["results"] if r["kind"] == "eval"}
+    assert models == {"tsm_resnet_tiny.synthetic", "tsn_resnet_tiny.synthetic"}
