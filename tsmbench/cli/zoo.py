@@ -111,7 +111,8 @@ def list_command(
             _mega(r["params"]),
             "yes" if r["cached"] else "no",
         )
-    out_console.print(table)
+    # Piped output has no terminal width to honour: give the table the room it needs.
+    out_console.print(table, width=None if out_console.is_terminal else 132)
     if not rows:
         out_console.print("no cards match; drop --arch/--dataset to see all")
 
