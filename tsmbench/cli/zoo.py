@@ -112,7 +112,12 @@ def list_command(
             "yes" if r["cached"] else "no",
         )
     # Piped output has no terminal width to honour: give the table the room it needs.
-    out_console.print(table, width=None if out_console.is_terminal else 132)
+    if out_console.is_terminal:
+        out_console.print(table)
+    else:
+        from rich.console import Console
+
+        Console(width=132, highlight=False).print(table)
     if not rows:
         out_console.print("no cards match; drop --arch/--dataset to see all")
 
