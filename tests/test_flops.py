@@ -35,6 +35,12 @@ def test_tsm_r50_16f_and_r101() -> None:
     assert round(r101.params / 1e6, 2) == 42.86
 
 
+def test_mobilenetv2_matches_mmaction2_at_256() -> None:
+    r = _flops("tsm_mobilenetv2", size=256)
+    assert r.flops_without_head == pytest.approx(3.269e9, rel=1e-3)
+    assert r.published is not None and r.published.flops == 3.269e9
+
+
 def test_stage_breakdown_sums_to_total() -> None:
     r = _flops("tsm_mobilenetv2")
     assert round(r.params / 1e6, 3) == 2.736

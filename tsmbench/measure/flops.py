@@ -32,7 +32,8 @@ PUBLISHED: dict[tuple[str, int, int, int], Published] = {
     ("tsm_r50", 16, 224, 400): Published(65.8e9, 24.33e6, "TSM paper / MMAction2 (approx.)", "head excluded"),
     ("tsn_r50", 16, 224, 400): Published(65.8e9, 24.33e6, "TSM paper / MMAction2 (approx.)", "head excluded"),
     ("tsm_r101", 8, 224, 174): Published(62.66e9, 42.86e6, "MMAction2 model zoo (fvcore)", "head excluded"),
-    ("tsm_mobilenetv2", 8, 224, 400): Published(None, 2.736e6, "MMAction2 model zoo"),
+    ("tsm_mobilenetv2", 8, 224, 400): Published(None, 2.736e6, "MMAction2 model zoo", "their FLOPs are at 256 px"),
+    ("tsm_mobilenetv2", 8, 256, 400): Published(3.269e9, 2.736e6, "MMAction2 model zoo (fvcore)", "head excluded; 256 px"),
     ("i3d_r50", 8, 256, 400): Published(37.53e9, 28.04e6, "PyTorchVideo model zoo", "their counter's convention"),
 }
 
