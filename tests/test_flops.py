@@ -84,3 +84,11 @@ def test_cli_bad_segments_exit_2() -> None:
 def test_version_flag() -> None:
     res = subprocess.run([sys.executable, "-m", "tsmbench", "--version"], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.strip() == f"tsmbench {tsmbench.__version__}"
+
+
+def test_error_messages_are_not_read_as_markup(capsys) -> None:
+    from tsmbench.cli.common import report_error
+    from tsmbench.errors import BackendUnavailableError
+
+    assert report_error(BackendUnavailableError("pip install 'tsmbench[tensorrt]' [bold]x")) == 1
+    assert "tsmbench[tensorrt]" in capsys.readouterr().err

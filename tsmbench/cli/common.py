@@ -75,7 +75,10 @@ def report_error(exc: BaseException) -> int:
         msg = str(exc)
     else:
         msg = f"unexpected {type(exc).__name__}: {exc} (set TSMBENCH_DEBUG=1 for the traceback)"
-    err_console.print(f"[bold red]error:[/] {msg}", markup=True, highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # Messages quote user input and install hints like 'tsmbench[tensorrt]': never read them as markup.
+    err_console.print(f"[bold red]error:[/] {escape(msg)}", markup=True, highlight=False, soft_wrap=True)
     return code
 
 

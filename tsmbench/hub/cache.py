@@ -153,7 +153,8 @@ def _fetch(card: ModelCard, src: Source, pin: str | None, revision: str | None, 
                 )
             notify(f"{dest} does not match its sha256 pin: deleting it and downloading again")
             dest.unlink()
-        notify(f"downloading {src.url}")
+        if not is_offline():  # offline, download_url refuses at once: do not claim a download
+            notify(f"downloading {src.url}")
         digest = download_url(str(src.url), dest, expected_sha256=pin)
         return dest, digest, None
     local = zoo_dir() / str(src.path)
