@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tsmbench.cli.common import err_console
+from tsmbench.cli.common import JsonFlag, emit_json, err_console
 from tsmbench.errors import UsageError
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".csv": "csv"}
@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
             Optional[str], typer.Option("--format", "-f", help="html, md or csv; default from the -o suffix, else html.")
         ] = None,
         title: Annotated[str, typer.Option("--title", help="Report heading.")] = "tsmbench report",
+        json_output: JsonFlag = False,
     ) -> None:
         """Render results as a self-contained HTML page (no network), Markdown or CSV."""
         from tsmbench.report.collect import collect
@@ -63,6 +64,11 @@ def register(app: typer.Typer) -> None:
                 from tsmbench.report.markdown import render_markdown
 
                 text = render_markdown(data, title=title)
+        if json_output and str(output) == "-":
+            raise UsageError("--json prints a summary on stdout: write the report to a file with -o FILE")
         _write(text, output)
+        count = sum(len(d["results"]) for d in docs)
         if str(output) != "-":
-            err_console.print(f"wrote {kind} report of {sum(len(d['results']) for d in docs)} results to {output}", markup=False)
+            err_console.print(f"wrote {kind} report of {count} results to {output}", markup=False)
+        if json_output:
+            emit_json({"report": str(output), "format": kind, "results": count, "inputs": labels})

@@ -123,11 +123,12 @@ def export_cmd(
     latest: Annotated[bool, typer.Option("--latest", help="Only the most recent run.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="json (a results document) or csv (one row per result).")] = "json",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write; stdout without it.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
     """Export stored runs (all of them unless --runs or --latest) as JSON or CSV."""
     from tsmbench.report.sources import all_records, load_sources
 
-    fmt = fmt.lower()
+    fmt = "json" if json_ else fmt.lower()
     if fmt not in ("json", "csv"):
         raise UsageError(f"--format must be json or csv, got {fmt!r}")
     docs, labels = load_sources((), runs or (), latest=1 if latest else 0, all_runs=True)
