@@ -101,9 +101,10 @@ def int8_accuracy(args: argparse.Namespace, *, segments: int, size: int) -> dict
     model = load_model_for(arch, segments=segments, num_classes=None if args.weights else 12, weights=args.weights)
     batch = 4
     fp32 = ensure_onnx(model, arch, weights=args.weights, batch=batch, segments=segments, size=eval_size)
-    int8 = fp32.with_name(fp32.stem + "-int8-synthetic-acc.onnx")
+    int8 = fp32.with_name(fp32.stem + "-int8-u8s8-synthetic-acc.onnx")
     if not int8.exists():
-        quantize_int8(fp32, int8, calibration=calibration_feeds("synthetic", _static_shapes(fp32, batch), batches=16, seed=7))
+        quantize_int8(fp32, int8, calibration=calibration_feeds("synthetic", _static_shapes(fp32, batch), batches=16, seed=7),
+                      target="onnxruntime")
     clips, labels = synthetic_val_clips(args.val_clips, segments=segments, size=eval_size)
     top1_fp32 = onnx_top1(fp32, clips, labels, batch=batch, threads=args.threads)
     top1_int8 = onnx_top1(int8, clips, labels, batch=batch, threads=args.threads)

@@ -165,12 +165,12 @@ def _run_onnxruntime(spec: LatencySpec, log: Log | None) -> dict[str, Any]:
     path, parity = _onnx(model, spec, log)
     extra: dict[str, Any] = {"onnx_parity": parity}
     if spec.precision == "int8":
-        qpath = path.with_name(path.stem + f"-int8-{calibration_tag(spec.calibration)}.onnx")
+        qpath = path.with_name(path.stem + f"-int8-u8s8-{calibration_tag(spec.calibration)}.onnx")
         if not qpath.exists():
             if log:
-                log(f"quantising to int8 (static QDQ, calibration: {spec.calibration})")
+                log(f"quantising to int8 (static QDQ, uint8 activations, calibration: {spec.calibration})")
             feeds = calibration_feeds(spec.calibration, _input_shapes(path, spec.batch))
-            quantize_int8(path, qpath, calibration=feeds)
+            quantize_int8(path, qpath, calibration=feeds, target="onnxruntime")
         path = qpath
         extra["calibration"] = spec.calibration
     elif spec.precision == "fp16":

@@ -76,8 +76,17 @@ def quantize_int8(
     batch: int = 1,
     calibration_batches: int = 8,
     per_channel: bool = True,
+    target: str = "tensorrt",
 ) -> Path:
-    """Static int8 QDQ quantisation of an fp32 ONNX file (symmetric, TensorRT-compatible)."""
+    """Static int8 QDQ quantisation of an fp32 ONNX file for `target`.
+
+    "tensorrt": int8 activations and weights, both symmetric, as TensorRT requires.
+    "onnxruntime": uint8 (asymmetric) activations with int8 weights, the U8S8 form that ONNX
+    Runtime's x86 kernels run fastest; the symmetric S8S8 graph was measured slower than fp32
+    here (TSN-R50 8x224: 432 ms int8 S8S8, 353 ms fp32, 105 ms U8S8).
+    """
+    if target not in ("tensorrt", "onnxruntime"):
+        raise UsageError(f"int8 target must be 'tensorrt' or 'onnxruntime', got {target!r}")
     try:
         from onnxruntime.quantization import (
             CalibrationDataReader,
@@ -119,11 +128,11 @@ def quantize_int8(
         quantize_static(
             str(src), str(tmp), _Reader(),
             quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
+            activation_type=QuantType.QInt8 if target == "tensorrt" else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
             calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+            extra_options={"ActivationSymmetric": target == "tensorrt", "WeightSymmetric": True},
         )
         tmp.replace(out_path)
     finally:
