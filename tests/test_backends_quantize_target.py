@@ -41,3 +41,18 @@ def test_int8_target_sets_activation_type(tiny_onnx: Path, tmp_path: Path, targe
 def test_unknown_int8_target(tiny_onnx: Path, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="int8 target"):
         quantize_int8(tiny_onnx, tmp_path / "x.onnx", calibration=[], target="openvino")
+
+
+def test_export_onnx_int8_for_onnxruntime(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tsmbench.cli.app import app
+
+    out = tmp_path / "tiny-int8.onnx"
+    res = CliRunner().invoke(app, ["export", "onnx", "tsm_resnet_tiny", "-o", str(out), "--segments", "4", "--size", "32",
+                                   "--num-classes", "5", "--precision", "int8", "--int8-target", "onnxruntime",
+                                   "--allow-mismatch", "--json"])
+    assert res.exit_code == 0, res.output
+    assert _activation_zero_point_types(out) == {onnx.TensorProto.UINT8}
+    bad = CliRunner().invoke(app, ["export", "onnx", "tsm_resnet_tiny", "-o", str(out), "--int8-target", "tvm"])
+    assert bad.exit_code == 2

@@ -50,6 +50,7 @@ def export_onnx_command(
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset.")] = 17,
     precision: Annotated[str, typer.Option("--precision", help="fp32 | fp16 (fp16 weights, fp32 I/O) | int8 (static Q/DQ).")] = "fp32",
     calibration: Annotated[str, typer.Option("--calibration", help="int8: random | synthetic | a folder of videos.")] = "random",
+    int8_target: Annotated[str, typer.Option("--int8-target", help="int8 graph for: tensorrt (symmetric int8 activations) | onnxruntime (uint8 activations, fastest on x86 CPUs).")] = "tensorrt",
     num_classes: Annotated[Optional[int], typer.Option("--num-classes")] = None,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="Local checkpoint to load.")] = None,
     exporter: Annotated[str, typer.Option("--exporter", help="auto | torchscript | dynamo")] = "auto",
@@ -62,6 +63,8 @@ def export_onnx_command(
 
     if precision not in ("fp32", "fp16", "int8"):
         raise UsageError(f"--precision for ONNX must be fp32, fp16 or int8, got {precision!r}")
+    if int8_target not in ("tensorrt", "onnxruntime"):
+        raise UsageError(f"--int8-target must be tensorrt or onnxruntime, got {int8_target!r}")
     n = _batch(batch)
     if online and n is None:
         raise UsageError("the online model is exported with a fixed batch (its buffers carry it): pass --batch N")
@@ -82,7 +85,9 @@ def export_onnx_command(
         if precision != "fp32":
             if precision == "int8":
                 shapes = quantize._static_shapes(target, check_batch)
-                quantize.quantize_int8(target, output, calibration=quantize.calibration_feeds(calibration, shapes))
+                quantize.quantize_int8(target, output, calibration=quantize.calibration_feeds(calibration, shapes),
+                                       target=int8_target)
+                doc["int8_target"] = int8_target
             else:
                 quantize.convert_fp16(target, output)
             inputs = None
