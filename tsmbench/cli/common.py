@@ -95,9 +95,8 @@ def cli_errors(fn: F) -> F:
         except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - this is the CLI's single error boundary
-            if isinstance(exc, (OSError, MemoryError)) or isinstance(exc, TsmbenchError):
-                raise typer.Exit(report_error(exc)) from None
-            if getattr(exc, "__module__", "").startswith("click"):
+            # Usage errors raised through click (typer.BadParameter, ...) keep click's own message and exit 2.
+            if any(c.__name__ == "ClickException" for c in type(exc).__mro__):
                 raise
             raise typer.Exit(report_error(exc)) from None
 
